@@ -1,0 +1,309 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+// ErrQueueFull is returned by Submit when the send queue is at Config.SendQueueMax. The
+// caller must wait (for example until Ready reports deliveries) and try again.
+var ErrQueueFull = errors.New("ring: send queue full")
+
+// FaultKind names a condition the ordering protocol cannot handle by itself; the
+// membership layer reacts to it by forming a new ring.
+type FaultKind uint8
+
+const (
+	// FaultTokenLost: no token accepted for Config.TokenTimeout.
+	FaultTokenLost FaultKind = iota + 1
+	// FaultFailedToReceive: this member kept the ring's aru stuck for
+	// Config.FailToReceive; it cannot receive a message the others hold.
+	FaultFailedToReceive
+	// FaultForeign: a regular message of another ring was heard (a partition healed or a
+	// new processor started); From names its originator.
+	FaultForeign
+)
+
+func (k FaultKind) String() string {
+	switch k {
+	case FaultTokenLost:
+		return "token-lost"
+	case FaultFailedToReceive:
+		return "failed-to-receive"
+	case FaultForeign:
+		return "foreign-ring"
+	}
+	return fmt.Sprintf("fault(%d)", uint8(k))
+}
+
+// Fault is reported in Ready.Faults.
+type Fault struct {
+	Kind FaultKind
+	From wire.NodeID  // FaultForeign: the foreign message's sender
+	Ring wire.RingID  // FaultForeign: the foreign ring
+}
+
+// Unicast is a packet for one member.
+type Unicast struct {
+	To     wire.NodeID
+	Packet wire.Packet
+}
+
+// Ready is what the ring wants done after an event. Ready() drains it.
+type Ready struct {
+	// Multicast: packets for every other member, in this order.
+	Multicast []wire.Packet
+	// Unicast: packets for one member each (the token for the successor).
+	Unicast []Unicast
+	// Deliver: messages in the ring's total order, each exactly once. A message delivered
+	// here with Guarantee Safe is known to be held by every member. The messages are
+	// shared with the ring's store: read them, do not modify them.
+	Deliver []*wire.Mcast
+	// Faults for the membership layer.
+	Faults []Fault
+	// Deadline is when the ring next wants Tick to be called (0: no timer armed).
+	Deadline time.Duration
+}
+
+// Stats counts what the ring has done; it only grows.
+type Stats struct {
+	TokensAccepted    uint64
+	TokensDuplicate   uint64 // stale or duplicate token copies dropped
+	TokensForeign     uint64 // tokens of another ring dropped
+	TokenRetransmits  uint64 // times we re-sent our copy of the token
+	McastsReceived    uint64
+	McastsDuplicate   uint64
+	McastsOutOfWindow uint64
+	Originated        uint64 // new messages we multicast
+	Retransmitted     uint64 // messages we re-multicast on request
+	RequestedRTR      uint64 // retransmission requests we added to the token
+	Delivered         uint64
+	SafeDelivered     uint64
+}
+
+// Status is a snapshot of the ring's position, for the membership layer and for operators.
+type Status struct {
+	Ring          wire.RingID
+	Members       []wire.NodeID
+	Aru           wire.Seq // my all-received-up-to
+	HighSeq       wire.Seq // highest seq received or sent
+	HighDelivered wire.Seq // highest seq delivered
+	SafeUpTo      wire.Seq // every member is known to hold 1..SafeUpTo
+	Released      wire.Seq // messages <= Released are freed
+	Stored        int      // slots between Released and HighSeq
+	Queued        int      // application messages waiting for the token
+	Stats         Stats
+}
+
+type pending struct {
+	payload   []byte
+	guarantee wire.Guarantee
+}
+
+// Ring is one member's state for one ring. It is not safe for concurrent use.
+type Ring struct {
+	cfg       Config
+	id        wire.RingID
+	members   []wire.NodeID
+	successor wire.NodeID
+
+	msgs          store
+	aru           wire.Seq // my_aru: all of 1..aru received
+	highSeq       wire.Seq // my_high_seq_received
+	highDelivered wire.Seq
+	safeUpTo      wire.Seq       // min(aru on this visit, aru on the previous visit)
+	lastAru       wire.Seq       // token.Aru seen on the previous visit
+	missed        map[wire.Seq]int // visits each missing seq has been missing
+
+	queue []pending
+
+	tokenSeq  uint64      // TokenSeq of the last token we accepted
+	lastToken *wire.Token // our copy of the token we last forwarded, for retransmission
+	visited   bool        // we have accepted at least one token
+
+	// Flow control, as Corosync: what we sent last visit and our backlog then.
+	trc, pbl int
+
+	// Idle detection and token hold.
+	lastTokenSeqNo  wire.Seq // token.Seq at the previous visit
+	unchangedVisits int
+	held            *wire.Token // the token we are holding (representative, idle ring)
+	holdCancelSent  bool
+
+	// Failure to receive.
+	stuckSince time.Duration
+	stuck      bool
+
+	// Timers (0 = not armed).
+	retransmitAt time.Duration
+	lossAt       time.Duration
+	holdUntil    time.Duration
+	lossReported bool
+
+	ready Ready
+	stats Stats
+}
+
+// New returns the state of member cfg.Self on ring id with the given members. Members
+// need not be sorted; the ring order is ascending node id. Start must be called on the
+// representative (the lowest id) to originate the token.
+func New(cfg Config, id wire.RingID, members []wire.NodeID, now time.Duration) (*Ring, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ms := slices.Clone(members)
+	slices.Sort(ms)
+	ms = slices.Compact(ms)
+	if len(ms) == 0 || ms[0] == 0 {
+		return nil, fmt.Errorf("ring: invalid member list %v", members)
+	}
+	i, ok := slices.BinarySearch(ms, cfg.Self)
+	if !ok {
+		return nil, fmt.Errorf("ring: self %d not in members %v", cfg.Self, ms)
+	}
+	r := &Ring{
+		cfg:       cfg,
+		id:        id,
+		members:   ms,
+		successor: ms[(i+1)%len(ms)],
+		missed:    make(map[wire.Seq]int),
+	}
+	r.lossAt = now + cfg.TokenTimeout
+	return r, nil
+}
+
+// ID returns the ring id.
+func (r *Ring) ID() wire.RingID { return r.id }
+
+// Members returns the ring's members in ring order. The slice must not be modified.
+func (r *Ring) Members() []wire.NodeID { return r.members }
+
+// Representative is the member that originates the token: the lowest node id.
+func (r *Ring) Representative() wire.NodeID { return r.members[0] }
+
+// Start originates the first token if this member is the representative; otherwise it
+// does nothing. Call it once, right after New.
+func (r *Ring) Start(now time.Duration) {
+	if r.cfg.Self != r.Representative() || r.visited {
+		return
+	}
+	r.acceptToken(now, &wire.Token{Ring: r.id})
+}
+
+// Submit queues an application message for the next token visit. It fails with
+// ErrQueueFull when Config.SendQueueMax messages already wait.
+func (r *Ring) Submit(now time.Duration, payload []byte, g wire.Guarantee) error {
+	if len(r.queue) >= r.cfg.SendQueueMax {
+		return ErrQueueFull
+	}
+	r.queue = append(r.queue, pending{payload: payload, guarantee: g})
+	r.maybeCancelHold(now)
+	return nil
+}
+
+// QueueSpace is how many more messages Submit accepts now.
+func (r *Ring) QueueSpace() int { return r.cfg.SendQueueMax - len(r.queue) }
+
+// Ready returns and clears the pending outputs. Deadline is always current.
+func (r *Ring) Ready() Ready {
+	rd := r.ready
+	rd.Deadline = r.deadline()
+	r.ready = Ready{}
+	return rd
+}
+
+// HasReady reports whether Ready holds outputs.
+func (r *Ring) HasReady() bool {
+	return len(r.ready.Multicast)+len(r.ready.Unicast)+len(r.ready.Deliver)+len(r.ready.Faults) > 0
+}
+
+// Status returns a snapshot.
+func (r *Ring) Status() Status {
+	return Status{
+		Ring:          r.id,
+		Members:       slices.Clone(r.members),
+		Aru:           r.aru,
+		HighSeq:       r.highSeq,
+		HighDelivered: r.highDelivered,
+		SafeUpTo:      r.safeUpTo,
+		Released:      r.msgs.released,
+		Stored:        r.msgs.held(),
+		Queued:        len(r.queue),
+		Stats:         r.stats,
+	}
+}
+
+// Message returns the stored message with sequence number s, or nil. The membership layer
+// uses it to re-send old-ring messages during recovery.
+func (r *Ring) Message(s wire.Seq) *wire.Mcast { return r.msgs.get(s) }
+
+func (r *Ring) deadline() time.Duration {
+	var d time.Duration
+	for _, t := range [...]time.Duration{r.retransmitAt, r.lossAt, r.holdUntil} {
+		if t != 0 && (d == 0 || t < d) {
+			d = t
+		}
+	}
+	return d
+}
+
+// Tick fires the timers that are due at now.
+func (r *Ring) Tick(now time.Duration) {
+	if r.holdUntil != 0 && now >= r.holdUntil {
+		r.releaseHold(now)
+	}
+	if r.retransmitAt != 0 && now >= r.retransmitAt && r.lastToken != nil {
+		// No sign that the successor got the token: send our copy again. A duplicate is
+		// harmless, the successor recognises it by TokenSeq.
+		r.stats.TokenRetransmits++
+		r.sendToken(r.lastToken)
+		r.retransmitAt = now + r.cfg.TokenRetransmit
+	}
+	if r.lossAt != 0 && now >= r.lossAt {
+		r.lossAt = 0
+		r.retransmitAt = 0
+		if !r.lossReported {
+			r.lossReported = true
+			r.ready.Faults = append(r.ready.Faults, Fault{Kind: FaultTokenLost})
+		}
+	}
+}
+
+// StepHoldCancel handles a TokenHoldCancel for this ring: release the token if we hold it.
+func (r *Ring) StepHoldCancel(now time.Duration) {
+	r.unchangedVisits = 0
+	if r.held != nil {
+		r.releaseHold(now)
+	}
+}
+
+// maybeCancelHold asks for the token when we have data and believe the ring is idle.
+func (r *Ring) maybeCancelHold(now time.Duration) {
+	if r.cfg.Hold == 0 {
+		return
+	}
+	if r.held != nil {
+		r.releaseHold(now)
+		return
+	}
+	if r.unchangedVisits >= r.cfg.IdleVisits && !r.holdCancelSent && len(r.members) > 1 {
+		r.holdCancelSent = true
+		r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
+	}
+}
+
+func (r *Ring) releaseHold(now time.Duration) {
+	t := r.held
+	r.held, r.holdUntil = nil, 0
+	switch {
+	case t == nil:
+	case len(r.members) == 1:
+		r.passToSelf(now, t)
+	default:
+		r.forward(now, t)
+	}
+}

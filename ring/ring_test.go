@@ -1,0 +1,473 @@
+package ring
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+var testRing = wire.RingID{Rep: 1, Seq: 8}
+
+func testConfig(self wire.NodeID) Config {
+	c := DefaultConfig(self)
+	c.TokenRetransmit = 100 * time.Millisecond
+	c.TokenTimeout = 400 * time.Millisecond
+	c.Hold = 50 * time.Millisecond
+	c.IdleVisits = 3
+	c.FailToReceive = time.Second
+	return c
+}
+
+func newTestRing(t *testing.T, cfg Config, members ...wire.NodeID) *Ring {
+	t.Helper()
+	r, err := New(cfg, testRing, members, 0)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return r
+}
+
+func mcast(seq wire.Seq, origin wire.NodeID, g wire.Guarantee) *wire.Mcast {
+	return &wire.Mcast{Ring: testRing, Seq: seq, Origin: origin, Guarantee: g, Payload: []byte{byte(seq)}}
+}
+
+func seqs(ms []*wire.Mcast) []wire.Seq {
+	var out []wire.Seq
+	for _, m := range ms {
+		out = append(out, m.Seq)
+	}
+	return out
+}
+
+// tokenOut returns the single token the ring sent, failing otherwise.
+func tokenOut(t *testing.T, rd Ready) *wire.Token {
+	t.Helper()
+	if len(rd.Unicast) != 1 {
+		t.Fatalf("got %d unicasts, want 1 token", len(rd.Unicast))
+	}
+	tok, ok := rd.Unicast[0].Packet.(*wire.Token)
+	if !ok {
+		t.Fatalf("unicast is %T, want *wire.Token", rd.Unicast[0].Packet)
+	}
+	return tok
+}
+
+func TestNewRejectsBadMembership(t *testing.T) {
+	tests := []struct {
+		name    string
+		members []wire.NodeID
+	}{
+		{"empty", nil},
+		{"self missing", []wire.NodeID{1, 3}},
+		{"zero id", []wire.NodeID{0, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(testConfig(2), testRing, tt.members, 0); err == nil {
+				t.Fatalf("New(%v) succeeded, want error", tt.members)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+	}{
+		{"self zero", func(c *Config) { c.Self = 0 }},
+		{"window zero", func(c *Config) { c.WindowSize = 0 }},
+		{"max messages above window", func(c *Config) { c.MaxMessages = c.WindowSize + 1 }},
+		{"too many rtr", func(c *Config) { c.MaxRetransmitRequests = wire.MaxRetransmits + 1 }},
+		{"store smaller than two windows", func(c *Config) { c.StoreMax = c.WindowSize }},
+		{"retransmit not below timeout", func(c *Config) { c.TokenRetransmit = c.TokenTimeout }},
+		{"hold not below retransmit", func(c *Config) { c.Hold = c.TokenRetransmit }},
+		{"no send queue", func(c *Config) { c.SendQueueMax = 0 }},
+	}
+	if err := DefaultConfig(1).Validate(); err != nil {
+		t.Fatalf("DefaultConfig invalid: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig(1)
+			tt.mutate(&c)
+			if err := c.Validate(); err == nil {
+				t.Fatal("Validate accepted it")
+			}
+		})
+	}
+}
+
+func TestAllowance(t *testing.T) {
+	tests := []struct {
+		name            string
+		window, max     int
+		fcc, backlog    uint32
+		queued, prevBkl int
+		want            int
+	}{
+		{"idle ring, per-visit cap", 50, 17, 0, 0, 100, 0, 17},
+		{"window nearly used", 50, 17, 45, 0, 100, 0, 5},
+		{"window used up", 50, 17, 50, 0, 100, 0, 0},
+		{"fcc above window", 50, 17, 70, 0, 100, 0, 0},
+		{"fair share of backlog", 50, 17, 0, 300, 100, 0, 12},      // 50*100/(300+100)
+		{"stale own share replaced", 50, 17, 0, 300, 100, 100, 16}, // 50*100/300
+		{"share rounding to zero does not limit", 50, 17, 0, 10000, 1, 0, 17},
+		{"nothing queued", 50, 17, 0, 0, 0, 0, 17},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig(2)
+			cfg.WindowSize, cfg.MaxMessages = tt.window, tt.max
+			r := newTestRing(t, cfg, 1, 2, 3)
+			r.queue = make([]pending, tt.queued)
+			r.pbl = tt.prevBkl
+			got := r.allowance(&wire.Token{FCC: tt.fcc, Backlog: tt.backlog})
+			if got != tt.want {
+				t.Fatalf("allowance = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUpdateAru(t *testing.T) {
+	tests := []struct {
+		name        string
+		myAru       wire.Seq
+		tok         wire.Token
+		wantAru     wire.Seq
+		wantAruID   wire.NodeID
+	}{
+		{"we lag: lower it and own it", 5, wire.Token{Seq: 10, Aru: 8, AruID: 3}, 5, 2},
+		{"another lags: leave it", 9, wire.Token{Seq: 10, Aru: 8, AruID: 3}, 8, 3},
+		{"we held it down: raise it", 9, wire.Token{Seq: 10, Aru: 5, AruID: 2}, 9, 2},
+		{"we caught up fully: release ownership", 10, wire.Token{Seq: 10, Aru: 5, AruID: 2}, 10, 0},
+		{"nobody owns it: set ours", 7, wire.Token{Seq: 10, Aru: 10, AruID: 0}, 7, 2},
+		{"nobody owns it, we have all", 10, wire.Token{Seq: 10, Aru: 10, AruID: 0}, 10, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newTestRing(t, testConfig(2), 1, 2, 3)
+			r.aru = tt.myAru
+			tok := tt.tok
+			r.updateAru(&tok)
+			if tok.Aru != tt.wantAru || tok.AruID != tt.wantAruID {
+				t.Fatalf("aru, aruID = %d, %d; want %d, %d", tok.Aru, tok.AruID, tt.wantAru, tt.wantAruID)
+			}
+		})
+	}
+}
+
+func TestServeRetransmits(t *testing.T) {
+	other := wire.RingID{Rep: 4, Seq: 4}
+	tests := []struct {
+		name       string
+		held       []wire.Seq
+		released   wire.Seq
+		rtr        []wire.RetransmitRequest
+		allowed    int
+		wantResent []wire.Seq
+		wantLeft   []wire.RetransmitRequest
+	}{
+		{
+			name: "serve what we hold, leave the rest",
+			held: []wire.Seq{1, 2, 4},
+			rtr:  []wire.RetransmitRequest{{testRing, 2}, {testRing, 3}, {testRing, 4}},
+			allowed: 10, wantResent: []wire.Seq{2, 4},
+			wantLeft: []wire.RetransmitRequest{{testRing, 3}},
+		},
+		{
+			name: "retransmissions are limited by the allowance",
+			held: []wire.Seq{1, 2, 3},
+			rtr:  []wire.RetransmitRequest{{testRing, 1}, {testRing, 2}, {testRing, 3}},
+			allowed: 1, wantResent: []wire.Seq{1},
+			wantLeft: []wire.RetransmitRequest{{testRing, 2}, {testRing, 3}},
+		},
+		{
+			name: "other rings' requests are kept",
+			held: []wire.Seq{1},
+			rtr:  []wire.RetransmitRequest{{other, 1}},
+			allowed: 10,
+			wantLeft: []wire.RetransmitRequest{{other, 1}},
+		},
+		{
+			name: "requests below the release point are stale",
+			held: []wire.Seq{6}, released: 5,
+			rtr:  []wire.RetransmitRequest{{testRing, 3}, {testRing, 6}},
+			allowed: 10, wantResent: []wire.Seq{6},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newTestRing(t, testConfig(2), 1, 2, 3)
+			r.msgs.release(tt.released)
+			for _, s := range tt.held {
+				r.msgs.put(mcast(s, 1, wire.Agreed))
+			}
+			tok := &wire.Token{Ring: testRing, Seq: 10, RTR: slices.Clone(tt.rtr)}
+			n := r.serveRetransmits(tok, tt.allowed)
+			var got []wire.Seq
+			for _, p := range r.Ready().Multicast {
+				got = append(got, p.(*wire.Mcast).Seq)
+			}
+			if n != len(got) || !slices.Equal(got, tt.wantResent) {
+				t.Fatalf("resent %v (count %d), want %v", got, n, tt.wantResent)
+			}
+			if !slices.Equal(tok.RTR, tt.wantLeft) {
+				t.Fatalf("left in token %v, want %v", tok.RTR, tt.wantLeft)
+			}
+		})
+	}
+}
+
+func TestMissingMessageRequestedAfterMissCountVisits(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.MissCount = 3
+	r := newTestRing(t, cfg, 1, 2, 3)
+	r.StepMcast(0, mcast(1, 1, wire.Agreed))
+	r.StepMcast(0, mcast(3, 1, wire.Agreed))
+	tokSeq := uint64(1)
+	for visit := 1; visit <= 3; visit++ {
+		r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: tokSeq, Seq: 3, Aru: 1, AruID: 1})
+		tokSeq += 3
+		out := tokenOut(t, r.Ready())
+		want := []wire.RetransmitRequest(nil)
+		if visit == 3 {
+			want = []wire.RetransmitRequest{{testRing, 2}}
+		}
+		if !slices.Equal(out.RTR, want) {
+			t.Fatalf("visit %d: token RTR %v, want %v", visit, out.RTR, want)
+		}
+	}
+}
+
+func TestTokenVisitOriginatesAndForwards(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	for i := range 3 {
+		if err := r.Submit(0, []byte{byte(i)}, wire.Agreed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 7, Seq: 10, Aru: 0, AruID: 1})
+	rd := r.Ready()
+	tok := tokenOut(t, rd)
+	if rd.Unicast[0].To != 3 {
+		t.Fatalf("token sent to %d, want successor 3", rd.Unicast[0].To)
+	}
+	if tok.TokenSeq != 8 || tok.Seq != 13 {
+		t.Fatalf("token seq %d/%d, want TokenSeq 8 and Seq 13", tok.TokenSeq, tok.Seq)
+	}
+	var got []wire.Seq
+	for _, p := range rd.Multicast {
+		m := p.(*wire.Mcast)
+		if m.Origin != 2 || m.Ring != testRing {
+			t.Fatalf("originated %+v with wrong origin or ring", m)
+		}
+		got = append(got, m.Seq)
+	}
+	if !slices.Equal(got, []wire.Seq{11, 12, 13}) {
+		t.Fatalf("originated seqs %v, want 11..13", got)
+	}
+	if tok.FCC != 3 || tok.Backlog != 0 {
+		t.Fatalf("fcc %d backlog %d, want 3 and 0", tok.FCC, tok.Backlog)
+	}
+	if len(rd.Deliver) != 0 {
+		t.Fatalf("delivered %v with 1..10 missing", seqs(rd.Deliver))
+	}
+}
+
+func TestDuplicateAndForeignTokensDropped(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 5})
+	r.Ready()
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 5})
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 4})
+	r.StepToken(0, &wire.Token{Ring: wire.RingID{Rep: 9, Seq: 9}, TokenSeq: 99})
+	if rd := r.Ready(); len(rd.Unicast) != 0 {
+		t.Fatalf("forwarded %d tokens, want the copies dropped", len(rd.Unicast))
+	}
+	st := r.Status().Stats
+	if st.TokensDuplicate != 2 || st.TokensForeign != 1 || st.TokensAccepted != 1 {
+		t.Fatalf("stats %+v: want 1 accepted, 2 duplicate, 1 foreign", st)
+	}
+}
+
+func TestForeignMessageIsAFault(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	foreign := wire.RingID{Rep: 7, Seq: 12}
+	r.StepMcast(0, &wire.Mcast{Ring: foreign, Seq: 1, Origin: 7})
+	rd := r.Ready()
+	want := []Fault{{Kind: FaultForeign, From: 7, Ring: foreign}}
+	if !slices.Equal(rd.Faults, want) {
+		t.Fatalf("faults %v, want %v", rd.Faults, want)
+	}
+	if len(rd.Deliver) != 0 {
+		t.Fatal("foreign message delivered")
+	}
+}
+
+func TestAgreedDeliveryInOrderWithoutGaps(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	r.StepMcast(0, mcast(2, 1, wire.Agreed))
+	r.StepMcast(0, mcast(3, 3, wire.Agreed))
+	if got := seqs(r.Ready().Deliver); got != nil {
+		t.Fatalf("delivered %v before 1 arrived", got)
+	}
+	r.StepMcast(0, mcast(1, 1, wire.Agreed))
+	r.StepMcast(0, mcast(2, 1, wire.Agreed)) // duplicate
+	if got := seqs(r.Ready().Deliver); !slices.Equal(got, []wire.Seq{1, 2, 3}) {
+		t.Fatalf("delivered %v, want 1 2 3 once each", got)
+	}
+	if r.Status().Stats.McastsDuplicate != 1 {
+		t.Fatal("duplicate not counted")
+	}
+}
+
+func TestSafeDeliveryWaitsForTwoVisitsOfTheAru(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	r.StepMcast(0, mcast(1, 1, wire.Safe))
+	r.StepMcast(0, mcast(2, 1, wire.Agreed)) // behind a safe message: waits too
+	if got := seqs(r.Ready().Deliver); got != nil {
+		t.Fatalf("delivered %v before any token", got)
+	}
+	// Visit 1: the token says everyone has 1..2, but that is one rotation's word only.
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1, Seq: 2, Aru: 2})
+	if got := seqs(r.Ready().Deliver); got != nil {
+		t.Fatalf("delivered %v after one visit", got)
+	}
+	// Visit 2: confirmed.
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 4, Seq: 2, Aru: 2})
+	if got := seqs(r.Ready().Deliver); !slices.Equal(got, []wire.Seq{1, 2}) {
+		t.Fatalf("delivered %v after two visits, want 1 2", got)
+	}
+}
+
+func TestMessagesReleasedOnceEveryoneHasThem(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	for s := wire.Seq(1); s <= 4; s++ {
+		r.StepMcast(0, mcast(s, 1, wire.Agreed))
+	}
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1, Seq: 4, Aru: 3, AruID: 3})
+	if got := r.Status().Released; got != 0 {
+		t.Fatalf("released %d after one visit, want 0", got)
+	}
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 4, Seq: 4, Aru: 4})
+	st := r.Status()
+	if st.Released != 3 || st.Stored != 1 {
+		t.Fatalf("released %d stored %d, want 3 and 1 (min of the two visits' aru)", st.Released, st.Stored)
+	}
+}
+
+func TestSubmitIsBounded(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.SendQueueMax = 2
+	r := newTestRing(t, cfg, 1, 2, 3)
+	for range 2 {
+		if err := r.Submit(0, nil, wire.Agreed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Submit(0, nil, wire.Agreed); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("third Submit: %v, want ErrQueueFull", err)
+	}
+	if r.QueueSpace() != 0 {
+		t.Fatalf("QueueSpace %d, want 0", r.QueueSpace())
+	}
+}
+
+func TestTokenRetransmittedUntilSuccessorShowsProgress(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1, Seq: 0})
+	first := tokenOut(t, r.Ready())
+	rd := r.Ready()
+	if rd.Deadline != 100*time.Millisecond {
+		t.Fatalf("deadline %v, want the retransmit timeout", rd.Deadline)
+	}
+	r.Tick(100 * time.Millisecond)
+	again := tokenOut(t, r.Ready())
+	if again.TokenSeq != first.TokenSeq {
+		t.Fatalf("retransmitted TokenSeq %d, want the same copy %d", again.TokenSeq, first.TokenSeq)
+	}
+	// Successor multicasts a new message: it has the token, stop re-sending.
+	r.StepMcast(150*time.Millisecond, mcast(1, 3, wire.Agreed))
+	r.Tick(200 * time.Millisecond)
+	if rd := r.Ready(); len(rd.Unicast) != 0 {
+		t.Fatalf("token re-sent after the successor showed progress")
+	}
+}
+
+func TestTokenLossReportedOnce(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	r.Tick(399 * time.Millisecond)
+	if f := r.Ready().Faults; len(f) != 0 {
+		t.Fatalf("faults %v before the token timeout", f)
+	}
+	r.Tick(400 * time.Millisecond)
+	r.Tick(900 * time.Millisecond)
+	if f := r.Ready().Faults; !slices.Equal(f, []Fault{{Kind: FaultTokenLost}}) {
+		t.Fatalf("faults %v, want one token loss", f)
+	}
+}
+
+func TestIdleRepresentativeHoldsTheToken(t *testing.T) {
+	r := newTestRing(t, testConfig(1), 1, 2)
+	r.Start(0)
+	now := time.Duration(0)
+	tokSeq := uint64(0)
+	for visit := 0; ; visit++ {
+		rd := r.Ready()
+		if len(rd.Unicast) == 0 {
+			if rd.Deadline != now+50*time.Millisecond {
+				t.Fatalf("holding with deadline %v, want now+Hold", rd.Deadline)
+			}
+			break
+		}
+		if visit > 10 {
+			t.Fatal("representative never held the idle token")
+		}
+		tokSeq = tokenOut(t, rd).TokenSeq + 1
+		now += time.Millisecond
+		r.StepToken(now, &wire.Token{Ring: testRing, TokenSeq: tokSeq})
+	}
+	r.StepHoldCancel(now + time.Millisecond)
+	if tokenOut(t, r.Ready()).TokenSeq != tokSeq+1 {
+		t.Fatal("hold cancel did not release the token")
+	}
+}
+
+func TestOneMemberRingDeliversAtOnce(t *testing.T) {
+	r := newTestRing(t, testConfig(1), 1)
+	r.Start(0)
+	r.Submit(0, []byte("a"), wire.Safe)
+	r.Submit(0, []byte("b"), wire.Agreed)
+	rd := r.Ready()
+	if got := seqs(rd.Deliver); !slices.Equal(got, []wire.Seq{1, 2}) {
+		t.Fatalf("delivered %v, want 1 2", got)
+	}
+	if rd.Deadline != 0 || len(rd.Unicast) != 0 {
+		t.Fatalf("one-member ring armed a timer (%v) or sent a token", rd.Deadline)
+	}
+}
+
+func TestFailedToReceiveAfterStuckAru(t *testing.T) {
+	cfg := testConfig(2)
+	r := newTestRing(t, cfg, 1, 2, 3)
+	// We never get seq 1; the others do and keep the token's seq at 5.
+	tokSeq := uint64(1)
+	for now := time.Duration(0); now <= 2*time.Second; now += 100 * time.Millisecond {
+		r.StepToken(now, &wire.Token{Ring: testRing, TokenSeq: tokSeq, Seq: 5, Aru: 0, AruID: 2})
+		tokSeq += 3
+		for _, f := range r.Ready().Faults {
+			if f.Kind == FaultFailedToReceive {
+				if now < cfg.FailToReceive {
+					t.Fatalf("failed to receive reported at %v, before %v", now, cfg.FailToReceive)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("failure to receive never reported")
+}
