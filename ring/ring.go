@@ -43,8 +43,8 @@ func (k FaultKind) String() string {
 // Fault is reported in Ready.Faults.
 type Fault struct {
 	Kind FaultKind
-	From wire.NodeID  // FaultForeign: the foreign message's sender
-	Ring wire.RingID  // FaultForeign: the foreign ring
+	From wire.NodeID // FaultForeign: the foreign message's sender
+	Ring wire.RingID // FaultForeign: the foreign ring
 }
 
 // Unicast is a packet for one member.
@@ -115,8 +115,8 @@ type Ring struct {
 	aru           wire.Seq // my_aru: all of 1..aru received
 	highSeq       wire.Seq // my_high_seq_received
 	highDelivered wire.Seq
-	safeUpTo      wire.Seq       // min(aru on this visit, aru on the previous visit)
-	lastAru       wire.Seq       // token.Aru seen on the previous visit
+	safeUpTo      wire.Seq         // min(aru on this visit, aru on the previous visit)
+	lastAru       wire.Seq         // token.Aru seen on the previous visit
 	missed        map[wire.Seq]int // visits each missing seq has been missing
 
 	queue []pending

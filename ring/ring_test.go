@@ -34,6 +34,10 @@ func mcast(seq wire.Seq, origin wire.NodeID, g wire.Guarantee) *wire.Mcast {
 	return &wire.Mcast{Ring: testRing, Seq: seq, Origin: origin, Guarantee: g, Payload: []byte{byte(seq)}}
 }
 
+func rtr(r wire.RingID, s wire.Seq) wire.RetransmitRequest {
+	return wire.RetransmitRequest{Ring: r, Seq: s}
+}
+
 func seqs(ms []*wire.Mcast) []wire.Seq {
 	var out []wire.Seq
 	for _, m := range ms {
@@ -135,11 +139,11 @@ func TestAllowance(t *testing.T) {
 
 func TestUpdateAru(t *testing.T) {
 	tests := []struct {
-		name        string
-		myAru       wire.Seq
-		tok         wire.Token
-		wantAru     wire.Seq
-		wantAruID   wire.NodeID
+		name      string
+		myAru     wire.Seq
+		tok       wire.Token
+		wantAru   wire.Seq
+		wantAruID wire.NodeID
 	}{
 		{"we lag: lower it and own it", 5, wire.Token{Seq: 10, Aru: 8, AruID: 3}, 5, 2},
 		{"another lags: leave it", 9, wire.Token{Seq: 10, Aru: 8, AruID: 3}, 8, 3},
@@ -173,30 +177,30 @@ func TestServeRetransmits(t *testing.T) {
 		wantLeft   []wire.RetransmitRequest
 	}{
 		{
-			name: "serve what we hold, leave the rest",
-			held: []wire.Seq{1, 2, 4},
-			rtr:  []wire.RetransmitRequest{{testRing, 2}, {testRing, 3}, {testRing, 4}},
+			name:    "serve what we hold, leave the rest",
+			held:    []wire.Seq{1, 2, 4},
+			rtr:     []wire.RetransmitRequest{rtr(testRing, 2), rtr(testRing, 3), rtr(testRing, 4)},
 			allowed: 10, wantResent: []wire.Seq{2, 4},
-			wantLeft: []wire.RetransmitRequest{{testRing, 3}},
+			wantLeft: []wire.RetransmitRequest{rtr(testRing, 3)},
 		},
 		{
-			name: "retransmissions are limited by the allowance",
-			held: []wire.Seq{1, 2, 3},
-			rtr:  []wire.RetransmitRequest{{testRing, 1}, {testRing, 2}, {testRing, 3}},
+			name:    "retransmissions are limited by the allowance",
+			held:    []wire.Seq{1, 2, 3},
+			rtr:     []wire.RetransmitRequest{rtr(testRing, 1), rtr(testRing, 2), rtr(testRing, 3)},
 			allowed: 1, wantResent: []wire.Seq{1},
-			wantLeft: []wire.RetransmitRequest{{testRing, 2}, {testRing, 3}},
+			wantLeft: []wire.RetransmitRequest{rtr(testRing, 2), rtr(testRing, 3)},
 		},
 		{
-			name: "other rings' requests are kept",
-			held: []wire.Seq{1},
-			rtr:  []wire.RetransmitRequest{{other, 1}},
-			allowed: 10,
-			wantLeft: []wire.RetransmitRequest{{other, 1}},
+			name:     "other rings' requests are kept",
+			held:     []wire.Seq{1},
+			rtr:      []wire.RetransmitRequest{rtr(other, 1)},
+			allowed:  10,
+			wantLeft: []wire.RetransmitRequest{rtr(other, 1)},
 		},
 		{
 			name: "requests below the release point are stale",
 			held: []wire.Seq{6}, released: 5,
-			rtr:  []wire.RetransmitRequest{{testRing, 3}, {testRing, 6}},
+			rtr:     []wire.RetransmitRequest{rtr(testRing, 3), rtr(testRing, 6)},
 			allowed: 10, wantResent: []wire.Seq{6},
 		},
 	}
@@ -236,7 +240,7 @@ func TestMissingMessageRequestedAfterMissCountVisits(t *testing.T) {
 		out := tokenOut(t, r.Ready())
 		want := []wire.RetransmitRequest(nil)
 		if visit == 3 {
-			want = []wire.RetransmitRequest{{testRing, 2}}
+			want = []wire.RetransmitRequest{rtr(testRing, 2)}
 		}
 		if !slices.Equal(out.RTR, want) {
 			t.Fatalf("visit %d: token RTR %v, want %v", visit, out.RTR, want)

@@ -6,7 +6,7 @@ import "github.com/totem-gcs/totem/multicast/wire"
 // highest one received, indexed by sequence number. It is a sliding window: releasing
 // drops the front, storing beyond the end grows it. Slots may be empty (missing messages).
 type store struct {
-	released wire.Seq     // every seq <= released has been freed
+	released wire.Seq      // every seq <= released has been freed
 	slots    []*wire.Mcast // slots[i] holds seq released+1+i, or nil if missing
 }
 
