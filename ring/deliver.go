@@ -19,7 +19,7 @@ func (r *Ring) StepMcast(now time.Duration, m *wire.Mcast) {
 		r.stats.McastsOutOfWindow++
 		return
 	}
-	if r.lastToken != nil && m.Seq > r.lastToken.Seq {
+	if r.lastToken != nil && m.Seq > r.lastToken.Seq && !r.stopped {
 		// Only a token holder after us could have numbered it: our successor has the
 		// token, so stop re-sending our copy (Totem paper §5.2).
 		r.retransmitAt = 0

@@ -102,6 +102,13 @@ type Status struct {
 type pending struct {
 	payload   []byte
 	guarantee wire.Guarantee
+	recovered *wire.Mcast // a recovery copy of an old ring's message (membership layer)
+}
+
+// Pending is an application message submitted but not yet sent.
+type Pending struct {
+	Payload   []byte
+	Guarantee wire.Guarantee
 }
 
 // Ring is one member's state for one ring. It is not safe for concurrent use.
@@ -119,7 +126,10 @@ type Ring struct {
 	lastAru       wire.Seq         // token.Aru seen on the previous visit
 	missed        map[wire.Seq]int // visits each missing seq has been missing
 
-	queue []pending
+	queue          []pending
+	queuedRecovery int                 // recovery copies in queue
+	visitHook      func(t *wire.Token) // see SetVisitHook
+	stopped        bool
 
 	tokenSeq  uint64      // TokenSeq of the last token we accepted
 	lastToken *wire.Token // our copy of the token we last forwarded, for retransmission
@@ -188,7 +198,7 @@ func (r *Ring) Representative() wire.NodeID { return r.members[0] }
 // Start originates the first token if this member is the representative; otherwise it
 // does nothing. Call it once, right after New.
 func (r *Ring) Start(now time.Duration) {
-	if r.cfg.Self != r.Representative() || r.visited {
+	if r.cfg.Self != r.Representative() || r.visited || r.stopped {
 		return
 	}
 	r.acceptToken(now, &wire.Token{Ring: r.id})
@@ -197,7 +207,7 @@ func (r *Ring) Start(now time.Duration) {
 // Submit queues an application message for the next token visit. It fails with
 // ErrQueueFull when Config.SendQueueMax messages already wait.
 func (r *Ring) Submit(now time.Duration, payload []byte, g wire.Guarantee) error {
-	if len(r.queue) >= r.cfg.SendQueueMax {
+	if r.QueueSpace() <= 0 {
 		return ErrQueueFull
 	}
 	r.queue = append(r.queue, pending{payload: payload, guarantee: g})
@@ -206,7 +216,46 @@ func (r *Ring) Submit(now time.Duration, payload []byte, g wire.Guarantee) error
 }
 
 // QueueSpace is how many more messages Submit accepts now.
-func (r *Ring) QueueSpace() int { return r.cfg.SendQueueMax - len(r.queue) }
+func (r *Ring) QueueSpace() int { return r.cfg.SendQueueMax - (len(r.queue) - r.queuedRecovery) }
+
+// SubmitRecovered queues a recovery copy: an old ring's message m re-sent on this ring
+// during membership recovery. Recovery copies are not bounded by SendQueueMax (the old
+// ring's store bounds them) and go out in submission order with application messages.
+func (r *Ring) SubmitRecovered(now time.Duration, m *wire.Mcast) {
+	r.queue = append(r.queue, pending{recovered: m})
+	r.queuedRecovery++
+	r.maybeCancelHold(now)
+}
+
+// QueuedRecovered is the number of recovery copies not yet sent.
+func (r *Ring) QueuedRecovered() int { return r.queuedRecovery }
+
+// TakeQueue removes and returns the application messages not yet sent, in submission
+// order, so that the membership layer can carry them over to the next ring.
+func (r *Ring) TakeQueue() []Pending {
+	var out []Pending
+	for _, p := range r.queue {
+		if p.recovered == nil {
+			out = append(out, Pending{Payload: p.payload, Guarantee: p.guarantee})
+		}
+	}
+	r.queue, r.queuedRecovery = nil, 0
+	return out
+}
+
+// SetVisitHook installs f to run at every token visit, after the ordering rules and before
+// the token is passed on. The membership layer uses it during recovery to maintain the
+// token's RetransFlag; f may modify only that field.
+func (r *Ring) SetVisitHook(f func(t *wire.Token)) { r.visitHook = f }
+
+// Stop disarms every timer and drops a held token: the ring is no longer operational (the
+// membership layer keeps it only as the store of its messages). Messages may still be
+// stepped into it.
+func (r *Ring) Stop() {
+	r.stopped = true
+	r.held, r.lastToken = nil, nil
+	r.retransmitAt, r.lossAt, r.holdUntil = 0, 0, 0
+}
 
 // Ready returns and clears the pending outputs. Deadline is always current.
 func (r *Ring) Ready() Ready {
@@ -232,14 +281,27 @@ func (r *Ring) Status() Status {
 		SafeUpTo:      r.safeUpTo,
 		Released:      r.msgs.released,
 		Stored:        r.msgs.held(),
-		Queued:        len(r.queue),
+		Queued:        len(r.queue) - r.queuedRecovery,
 		Stats:         r.stats,
 	}
 }
 
+// Aru is this member's all-received-up-to: it holds every message 1..Aru.
+func (r *Ring) Aru() wire.Seq { return r.aru }
+
+// HighSeq is the highest sequence number this member received or sent.
+func (r *Ring) HighSeq() wire.Seq { return r.highSeq }
+
+// HighDelivered is the highest sequence number delivered.
+func (r *Ring) HighDelivered() wire.Seq { return r.highDelivered }
+
 // Message returns the stored message with sequence number s, or nil. The membership layer
 // uses it to re-send old-ring messages during recovery.
 func (r *Ring) Message(s wire.Seq) *wire.Mcast { return r.msgs.get(s) }
+
+// Deadline is when the ring next wants Tick to be called (0: no timer armed). Unlike
+// Ready, it does not drain anything.
+func (r *Ring) Deadline() time.Duration { return r.deadline() }
 
 func (r *Ring) deadline() time.Duration {
 	var d time.Duration

@@ -19,6 +19,9 @@ func (r *Ring) StepToken(now time.Duration, t *wire.Token) {
 		r.stats.TokensForeign++
 		return
 	}
+	if r.stopped {
+		return
+	}
 	if r.visited && t.TokenSeq <= r.tokenSeq {
 		r.stats.TokensDuplicate++
 		return
@@ -65,6 +68,9 @@ func (r *Ring) visit(now time.Duration, t *wire.Token) {
 	r.updateFlow(t, resent+sent)
 	r.updateAru(t)
 	r.checkFailToReceive(now, t, prevAru)
+	if r.visitHook != nil {
+		r.visitHook(t)
+	}
 
 	r.tokenSeq = t.TokenSeq
 	t.TokenSeq++
@@ -156,7 +162,10 @@ func (r *Ring) originate(t *wire.Token, allowed int) int {
 	n := min(allowed, len(r.queue))
 	for _, p := range r.queue[:n] {
 		t.Seq++
-		m := &wire.Mcast{Ring: r.id, Seq: t.Seq, Origin: r.cfg.Self, Guarantee: p.guarantee, Payload: p.payload}
+		m := &wire.Mcast{Ring: r.id, Seq: t.Seq, Origin: r.cfg.Self, Guarantee: p.guarantee, Payload: p.payload, Recovered: p.recovered}
+		if p.recovered != nil {
+			r.queuedRecovery--
+		}
 		r.msgs.put(m)
 		r.ready.Multicast = append(r.ready.Multicast, m)
 	}

@@ -3,10 +3,13 @@ package wire
 import (
 	"fmt"
 	"hash/fnv"
+	"strconv"
 )
 
 // NodeID identifies one processor (one totemd). Zero is reserved and never a member.
 type NodeID uint32
+
+func (n NodeID) String() string { return strconv.FormatUint(uint64(n), 10) }
 
 // Seq is a position in a ring's total order. Sequence numbers restart at 1 on every ring;
 // 0 means "nothing".
@@ -50,7 +53,9 @@ const (
 	KindCommitToken     Kind = 4 // membership commit token, unicast
 	KindMergeDetect     Kind = 5 // idle representative announcing its ring, multicast
 	KindTokenHoldCancel Kind = 6 // "I have data, release the held token", multicast
-	kindEnd                      // one past the last valid kind
+	// kindEnd is one past the last valid kind. (Spelled out: an omitted expression would
+	// repeat "Kind = 6", not count on.)
+	kindEnd = KindTokenHoldCancel + 1
 )
 
 var kindNames = [...]string{

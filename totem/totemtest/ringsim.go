@@ -250,7 +250,7 @@ func (s *sim) nextEvent() (time.Duration, bool) {
 		consider(t)
 	}
 	for _, n := range s.nodes {
-		if d := n.r.Ready().Deadline; d != 0 {
+		if d := n.r.Deadline(); d != 0 {
 			consider(d)
 		}
 		if n.next < s.p.PerNode {
@@ -281,7 +281,7 @@ func (s *sim) run() {
 			s.step(d)
 		}
 		for _, n := range s.nodes {
-			if d := n.r.Ready().Deadline; d != 0 && d <= s.now {
+			if d := n.r.Deadline(); d != 0 && d <= s.now {
 				n.r.Tick(s.now)
 				s.flush(n)
 			}

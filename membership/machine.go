@@ -1,0 +1,384 @@
+package membership
+
+import (
+	"errors"
+	"time"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+	"github.com/totem-gcs/totem/ring"
+)
+
+// ErrQueueFull is returned by Submit when Config.Ring.SendQueueMax application messages
+// already wait. The caller must apply backpressure and retry.
+var ErrQueueFull = ring.ErrQueueFull
+
+// ErrLeft is returned by Submit after Leave.
+var ErrLeft = errors.New("membership: processor has left")
+
+// Machine is one processor's membership and ordering state. It is not safe for concurrent
+// use; it does no I/O and reads no clock.
+type Machine struct {
+	cfg   Config
+	self  wire.NodeID
+	state State
+
+	// ringSeq is the highest ring sequence number this processor has used or proposed; it
+	// is persisted so that a restarted processor never reuses a ring id.
+	ringSeq    uint64
+	maxJoinSeq uint64 // highest ring seq seen in joins this round (token_ring_id_seq)
+
+	// The installed regular configuration.
+	regID      wire.RingID
+	regMembers []wire.NodeID
+
+	// cur is the operational ring (Operational) or the new ring being recovered
+	// (Recovery). old is the installed ring while the machine is not operational: the
+	// store of the messages still to deliver at the next installation.
+	cur     *ring.Ring
+	old     *ring.Ring
+	oldHeld []*wire.Mcast // old-ring messages deliverable in the old configuration
+	newHeld []*wire.Mcast // new-ring messages delivered by the ring before installation
+	leaving []wire.NodeID // processors that announced a graceful leave
+
+	// Gather.
+	proc, fail  []wire.NodeID
+	consensus   map[wire.NodeID]bool
+	joinAt      time.Duration
+	consensusAt time.Duration
+
+	// Commit (and the start of Recovery).
+	commitRing     wire.RingID
+	commitSeen     uint64           // TokenSeq of the last commit token accepted
+	commitCopy     *wire.CommitToken // last commit token we sent, for retransmission
+	commitTo       wire.NodeID
+	commitResendAt time.Duration
+	commitLossAt   time.Duration
+
+	rec *recovery
+
+	pending []ring.Pending // application messages waiting for an operational ring
+	mergeAt time.Duration
+
+	ready Ready
+}
+
+// New returns a processor that starts gathering: it announces itself with a join and
+// forms a ring with whoever answers (alone, if nobody does). storedRingSeq is the last
+// value the caller persisted from Ready.RingSeq (0 on first start).
+func New(cfg Config, storedRingSeq uint64, now time.Duration) (*Machine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Machine{
+		cfg:  cfg,
+		self: cfg.Ring.Self,
+		// A restarted processor must not propose a ring id it may already have used.
+		ringSeq: storedRingSeq + 1,
+	}
+	m.ready.RingSeq = m.ringSeq
+	m.proc = []wire.NodeID{m.self}
+	m.shiftToGather(now, "start")
+	return m, nil
+}
+
+// Ready returns and clears the pending outputs.
+func (m *Machine) Ready() Ready {
+	rd := m.ready
+	rd.Deadline = m.deadline()
+	m.ready = Ready{}
+	return rd
+}
+
+// Status returns a snapshot.
+func (m *Machine) Status() Status {
+	st := Status{
+		Self: m.self, State: m.state, Ring: m.regID,
+		Members: append([]wire.NodeID(nil), m.regMembers...),
+		Queued:  len(m.pending), RingSeq: m.ringSeq,
+	}
+	if m.state == Operational {
+		st.Queued += m.cur.Status().Queued
+	}
+	return st
+}
+
+// RingStatus returns the operational ring's status (ok false when not operational).
+func (m *Machine) RingStatus() (ring.Status, bool) {
+	if m.state != Operational {
+		return ring.Status{}, false
+	}
+	return m.cur.Status(), true
+}
+
+// Submit queues an application message. Messages submitted while the ring is being
+// re-formed wait and go out on the next ring, in submission order.
+func (m *Machine) Submit(now time.Duration, payload []byte, g wire.Guarantee) error {
+	if m.state == Left {
+		return ErrLeft
+	}
+	if m.state == Operational && len(m.pending) == 0 {
+		return m.cur.Submit(now, payload, g)
+	}
+	queued := len(m.pending)
+	if m.state == Operational {
+		queued += m.cur.Status().Queued
+	}
+	if queued >= m.cfg.Ring.SendQueueMax {
+		return ErrQueueFull
+	}
+	m.pending = append(m.pending, ring.Pending{Payload: payload, Guarantee: g})
+	m.feed(now)
+	return nil
+}
+
+// QueueSpace is how many more messages Submit accepts now.
+func (m *Machine) QueueSpace() int {
+	queued := len(m.pending)
+	if m.state == Operational {
+		queued += m.cur.Status().Queued
+	}
+	return max(0, m.cfg.Ring.SendQueueMax-queued)
+}
+
+// feed moves waiting application messages into the operational ring.
+func (m *Machine) feed(now time.Duration) {
+	if m.state != Operational {
+		return
+	}
+	n := 0
+	for _, p := range m.pending {
+		if m.cur.Submit(now, p.Payload, p.Guarantee) != nil {
+			break
+		}
+		n++
+	}
+	clear(m.pending[:n])
+	m.pending = m.pending[n:]
+	if len(m.pending) == 0 {
+		m.pending = nil
+	}
+}
+
+// Leave announces a graceful leave: the others re-form at once instead of waiting for a
+// token timeout. The machine does nothing afterwards.
+func (m *Machine) Leave(now time.Duration) {
+	if m.state == Left {
+		return
+	}
+	others := setMinus(setAdd(setOf(m.regMembers), m.proc...), []wire.NodeID{m.self})
+	m.ready.Multicast = append(m.ready.Multicast, &wire.Join{
+		ProcSet: others, FailSet: []wire.NodeID{m.self}, RingSeq: m.ringSeq, Leave: true,
+	})
+	m.transition(Left, m.regID, "leave")
+	m.stopRings()
+}
+
+func (m *Machine) stopRings() {
+	if m.cur != nil {
+		m.cur.Stop()
+	}
+	m.cur, m.old, m.rec = nil, nil, nil
+}
+
+func (m *Machine) transition(to State, ring wire.RingID, reason string) {
+	if m.state != to || to == Gather {
+		m.ready.Transitions = append(m.ready.Transitions, Transition{From: m.state, To: to, Ring: ring, Reason: reason})
+	}
+	m.state = to
+}
+
+// Step handles a decoded packet from processor from.
+func (m *Machine) Step(now time.Duration, from wire.NodeID, p wire.Packet) {
+	if m.state == Left || from == m.self {
+		return
+	}
+	switch p := p.(type) {
+	case *wire.Token:
+		m.handleToken(now, p)
+	case *wire.Mcast:
+		m.handleMcast(now, from, p)
+	case *wire.Join:
+		m.handleJoin(now, from, p)
+	case *wire.CommitToken:
+		m.handleCommit(now, p)
+	case *wire.MergeDetect:
+		m.handleForeign(now, from, p.Ring)
+	case *wire.TokenHoldCancel:
+		if m.state == Operational && p.Ring == m.cur.ID() {
+			m.cur.StepHoldCancel(now)
+		}
+	}
+	m.drain(now)
+}
+
+func (m *Machine) handleToken(now time.Duration, t *wire.Token) {
+	if (m.state == Operational || m.state == Recovery) && t.Ring == m.cur.ID() {
+		if m.rec != nil {
+			m.rec.progress = true
+		}
+		m.cur.StepToken(now, t)
+	}
+}
+
+func (m *Machine) handleMcast(now time.Duration, from wire.NodeID, msg *wire.Mcast) {
+	switch {
+	case m.cur != nil && msg.Ring == m.cur.ID():
+		if m.rec != nil {
+			m.rec.progress = true
+		}
+		m.cur.StepMcast(now, msg)
+	case m.old != nil && msg.Ring == m.old.ID():
+		m.old.StepMcast(now, msg)
+	default:
+		m.handleForeign(now, from, msg.Ring)
+	}
+}
+
+// handleForeign reacts to a packet of another ring: a partition healed or a processor
+// started, so the rings should merge. Messages of rings we have already left (older
+// rings of our own members) are stale, not foreign.
+func (m *Machine) handleForeign(now time.Duration, from wire.NodeID, id wire.RingID) {
+	switch m.state {
+	case Operational:
+		if id == m.regID || (setHas(m.regMembers, from) && id.Seq <= m.regID.Seq) {
+			return
+		}
+		m.shiftToGather(now, "foreign ring "+id.String())
+		m.addToProc(now, from)
+	case Gather:
+		m.addToProc(now, from)
+	}
+}
+
+func (m *Machine) addToProc(now time.Duration, id wire.NodeID) {
+	if setHas(m.proc, id) {
+		return
+	}
+	m.proc = setAdd(m.proc, id)
+	m.restartGather(now)
+}
+
+// drain collects the rings' outputs into the machine's Ready.
+func (m *Machine) drain(now time.Duration) {
+	if m.old != nil {
+		rd := m.old.Ready()
+		m.oldHeld = append(m.oldHeld, rd.Deliver...)
+	}
+	if m.cur == nil {
+		return
+	}
+	rd := m.cur.Ready()
+	m.ready.Multicast = append(m.ready.Multicast, rd.Multicast...)
+	m.ready.Unicast = append(m.ready.Unicast, rd.Unicast...)
+	for _, msg := range rd.Deliver {
+		m.deliverFromCurrent(now, msg)
+	}
+	for _, f := range rd.Faults {
+		if m.handleFault(now, f) {
+			return
+		}
+	}
+	if m.rec != nil && m.rec.install {
+		m.install(now)
+	}
+	m.feed(now)
+}
+
+// deliverFromCurrent routes one delivery of the current ring.
+func (m *Machine) deliverFromCurrent(now time.Duration, msg *wire.Mcast) {
+	switch {
+	case msg.Recovered != nil:
+		// A recovery copy: store the original in the old ring (if it is ours).
+		if m.old != nil && msg.Recovered.Ring == m.old.ID() {
+			m.old.StepMcast(now, msg.Recovered)
+			m.oldHeld = append(m.oldHeld, m.old.Ready().Deliver...)
+		}
+	case m.state == Operational:
+		m.ready.Events = append(m.ready.Events, Event{Msg: msg})
+	default:
+		m.newHeld = append(m.newHeld, msg)
+	}
+}
+
+// handleFault reacts to a condition the ring cannot handle; it reports whether the ring
+// was abandoned.
+func (m *Machine) handleFault(now time.Duration, f ring.Fault) bool {
+	switch f.Kind {
+	case ring.FaultTokenLost:
+		m.shiftToGather(now, "token lost")
+		return true
+	case ring.FaultFailedToReceive:
+		// Totem: a processor that cannot receive what the others hold declares itself
+		// failed, so that the rest can go on; it forms a ring alone and merges back when
+		// it can receive again.
+		members := m.cur.Members()
+		m.shiftToGather(now, "failed to receive")
+		m.fail = setAdd(m.fail, setMinus(members, []wire.NodeID{m.self})...)
+		m.proc = setAdd(m.proc, m.fail...)
+		m.restartGather(now)
+		return true
+	}
+	return false
+}
+
+// Tick fires the timers that are due at now.
+func (m *Machine) Tick(now time.Duration) {
+	switch m.state {
+	case Gather:
+		if now >= m.consensusAt {
+			m.consensusTimeout(now)
+		} else if now >= m.joinAt {
+			m.sendJoin()
+			m.joinAt = now + m.cfg.Join
+		}
+	case Commit, Recovery:
+		if m.state == Commit && now >= m.commitLossAt {
+			m.shiftToGather(now, "commit token lost")
+			break
+		}
+		if m.commitCopy != nil && m.commitResendAt != 0 && now >= m.commitResendAt {
+			if m.rec != nil && m.rec.progress {
+				m.commitResendAt = 0
+			} else {
+				m.sendCommit()
+				m.commitResendAt = now + m.cfg.Ring.TokenRetransmit
+			}
+		}
+	case Operational:
+		if m.self == m.regID.Rep && len(m.regMembers) >= 1 && now >= m.mergeAt {
+			m.ready.Multicast = append(m.ready.Multicast, &wire.MergeDetect{Ring: m.regID})
+			m.mergeAt = now + m.cfg.Merge
+		}
+	}
+	if m.cur != nil {
+		m.cur.Tick(now)
+	}
+	m.drain(now)
+}
+
+func (m *Machine) deadline() time.Duration {
+	var d time.Duration
+	arm := func(t time.Duration) {
+		if t != 0 && (d == 0 || t < d) {
+			d = t
+		}
+	}
+	switch m.state {
+	case Gather:
+		arm(m.joinAt)
+		arm(m.consensusAt)
+	case Commit:
+		arm(m.commitLossAt)
+		arm(m.commitResendAt)
+	case Recovery:
+		arm(m.commitResendAt)
+	case Operational:
+		if m.self == m.regID.Rep {
+			arm(m.mergeAt)
+		}
+	}
+	if m.cur != nil {
+		arm(m.cur.Deadline())
+	}
+	return d
+}

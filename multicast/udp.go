@@ -1,0 +1,342 @@
+package multicast
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+// Defaults and limits of UDPConfig.
+const (
+	DefaultMTU          = 1500
+	DefaultTTL          = 1
+	DefaultSocketBuffer = 4 << 20
+	DefaultQueueLen     = 4096
+
+	minMTU        = 576   // the smallest datagram every IPv4 host must accept
+	maxMTU        = 65535 // IP's total-length field
+	udpHeaderLen  = 8
+	ipv4HeaderLen = 20
+	ipv6HeaderLen = 40
+)
+
+// ErrIPv6Multicast: IPv6 multicast groups are not implemented yet; IPv6 works in udpu mode.
+var ErrIPv6Multicast = errors.New("multicast: IPv6 multicast not supported yet (use udpu)")
+
+// UDPConfig configures a UDP transport. Zero values take the documented defaults.
+type UDPConfig struct {
+	NodeID  wire.NodeID
+	Cluster uint32 // wire.ClusterHash of the cluster name; datagrams of other clusters are dropped
+	// Listen is this node's unicast address: tokens arrive here, and in multicast mode the
+	// multicasts leave from it, so that peers learn it from the source address. Port 0
+	// picks a free port (tests); see LocalAddr.
+	Listen netip.AddrPort
+	// Mcast is the IPv4 multicast group and port. The zero value selects udpu mode: every
+	// multicast becomes one unicast per member of Peers.
+	Mcast netip.AddrPort
+	// Interface names the interface that joins the group and sends multicasts ("lo", "eth0").
+	// Empty: the interface that owns the Listen address (the kernel's choice if Listen is
+	// unspecified).
+	Interface string
+	TTL       int // multicast TTL, 1..255, default 1 (never leave the subnet)
+	// Peers are the static members' unicast addresses. Required in udpu mode, where datagrams
+	// from any other address are dropped. Optional in multicast mode, where addresses are
+	// otherwise learned from the source address of received datagrams.
+	Peers  map[wire.NodeID]netip.AddrPort
+	Sealer Sealer // nil: checksum only
+	// MTU is the path MTU (default 1500). MaxPayload subtracts the IP and UDP headers and
+	// the sealing overhead from it, so that no datagram is ever IP-fragmented.
+	MTU int
+	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF request (default 4 MiB). A burst of
+	// retransmissions overruns a small receive buffer and the losses feed more
+	// retransmissions, so a cap by the OS is logged as a warning.
+	SocketBuffer int
+	QueueLen     int          // bound of the Packets channel (default 4096); overflow is dropped
+	Logger       *slog.Logger // nil: discard
+}
+
+// UDP is the real network transport: IPv4 multicast, or unicast-only "udpu" over IPv4 or
+// IPv6. It implements Transport; see UDPConfig for the two modes.
+type UDP struct {
+	cfg        UDPConfig // defaults applied
+	log        *slog.Logger
+	udpu       bool
+	maxPayload int
+	local      netip.AddrPort
+
+	ucast  *net.UDPConn // Listen: receives unicasts, sends everything
+	ubatch batchConn    // ucast with recvmmsg/sendmmsg
+	mcast  *net.UDPConn // bound to the group; nil in udpu mode
+	mbatch batchConn
+	group  *net.UDPAddr // multicast destination; nil in udpu mode
+
+	static  map[wire.NodeID]peerAddr    // cfg.Peers without self; immutable
+	fanout  []*net.UDPAddr              // udpu: every static peer's address; immutable
+	allowed map[netip.AddrPort]struct{} // udpu: accepted source addresses; immutable
+
+	learnMu sync.RWMutex
+	learned map[wire.NodeID]peerAddr // multicast mode: sender id -> source address
+
+	// closeMu orders sends on packets from outside the readers (Unicast to self) before the
+	// channel is closed: they hold it shared and check closed; Close sets closed holding it.
+	closeMu   sync.RWMutex
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+	packets   chan Packet
+
+	batches sync.Pool // *sendBatch
+	warnDup atomic.Bool
+	st      udpStats
+}
+
+var _ Transport = (*UDP)(nil)
+
+// peerAddr keeps a member's address in both forms: netip for comparison and map keys, and a
+// ready *net.UDPAddr so that batch sends do not allocate one per datagram.
+type peerAddr struct {
+	ap netip.AddrPort
+	ua *net.UDPAddr
+}
+
+func newPeerAddr(ap netip.AddrPort) peerAddr {
+	return peerAddr{ap: ap, ua: net.UDPAddrFromAddrPort(ap)}
+}
+
+type udpStats struct {
+	sent, sendErrors, received                                atomic.Uint64
+	dropOpen, dropHeader, dropSelf, dropOverflow, dropUnknown atomic.Uint64
+}
+
+// NewUDP opens the sockets and starts the readers. On failure it closes whatever it opened.
+func NewUDP(cfg UDPConfig) (*UDP, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	u := &UDP{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		udpu:    !cfg.Mcast.IsValid(),
+		learned: make(map[wire.NodeID]peerAddr),
+		packets: make(chan Packet, cfg.QueueLen),
+	}
+	u.maxPayload = maxPayload(cfg.MTU, cfg.Listen.Addr().Is4(), cfg.Sealer.Overhead())
+	u.setPeers()
+	u.batches.New = func() any { return new(sendBatch) }
+	if err := u.open(); err != nil {
+		u.closeSockets()
+		return nil, err
+	}
+	u.startReaders()
+	return u, nil
+}
+
+// withDefaults validates c and fills in its defaults.
+func (c UDPConfig) withDefaults() (UDPConfig, error) {
+	if c.NodeID == 0 {
+		return c, errors.New("multicast: udp: node id 0 is reserved")
+	}
+	if !c.Listen.IsValid() {
+		return c, errors.New("multicast: udp: no listen address")
+	}
+	c.Listen = unmapAddrPort(c.Listen)
+	if err := c.checkMcast(); err != nil {
+		return c, err
+	}
+	if err := c.checkPeers(); err != nil {
+		return c, err
+	}
+	if err := c.numbersWithDefaults(); err != nil {
+		return c, err
+	}
+	if c.Sealer == nil {
+		c.Sealer, _ = NewSealer(nil) // never fails without a key
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+func (c *UDPConfig) checkMcast() error {
+	if !c.Mcast.IsValid() {
+		return nil
+	}
+	c.Mcast = unmapAddrPort(c.Mcast)
+	switch g := c.Mcast.Addr(); {
+	case g.Is6():
+		return ErrIPv6Multicast
+	case !g.IsMulticast():
+		return fmt.Errorf("multicast: udp: %v is not a multicast group", g)
+	case c.Mcast.Port() == 0:
+		return errors.New("multicast: udp: multicast port 0")
+	case !c.Listen.Addr().Is4():
+		return fmt.Errorf("multicast: udp: IPv4 group %v needs an IPv4 listen address, have %v", g, c.Listen.Addr())
+	}
+	return nil
+}
+
+func (c *UDPConfig) checkPeers() error {
+	if !c.Mcast.IsValid() && len(c.Peers) == 0 {
+		return errors.New("multicast: udp: udpu mode (no multicast group) needs Peers")
+	}
+	peers := make(map[wire.NodeID]netip.AddrPort, len(c.Peers))
+	for id, ap := range c.Peers {
+		ap = unmapAddrPort(ap)
+		switch {
+		case id == 0:
+			return errors.New("multicast: udp: peer with node id 0")
+		case !ap.IsValid() || ap.Port() == 0 || ap.Addr().IsUnspecified():
+			return fmt.Errorf("multicast: udp: peer %d: bad address %v", id, ap)
+		case ap.Addr().Is4() != c.Listen.Addr().Is4():
+			return fmt.Errorf("multicast: udp: peer %d: address %v is not of the listen address's family", id, ap)
+		}
+		peers[id] = ap
+	}
+	c.Peers = peers // our own copy: the caller may change theirs
+	return nil
+}
+
+func (c *UDPConfig) numbersWithDefaults() error {
+	c.MTU = orDefault(c.MTU, DefaultMTU)
+	c.TTL = orDefault(c.TTL, DefaultTTL)
+	c.SocketBuffer = orDefault(c.SocketBuffer, DefaultSocketBuffer)
+	c.QueueLen = orDefault(c.QueueLen, DefaultQueueLen)
+	switch {
+	case c.MTU < minMTU || c.MTU > maxMTU:
+		return fmt.Errorf("multicast: udp: MTU %d outside %d..%d", c.MTU, minMTU, maxMTU)
+	case c.TTL < 1 || c.TTL > 255:
+		return fmt.Errorf("multicast: udp: TTL %d outside 1..255", c.TTL)
+	case c.SocketBuffer < 0:
+		return fmt.Errorf("multicast: udp: negative socket buffer %d", c.SocketBuffer)
+	case c.QueueLen < 0:
+		return fmt.Errorf("multicast: udp: negative queue length %d", c.QueueLen)
+	}
+	return nil
+}
+
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// maxPayload is the plaintext budget of one unfragmented datagram (design §8.5).
+func maxPayload(mtu int, v4 bool, overhead int) int {
+	ip := ipv6HeaderLen
+	if v4 {
+		ip = ipv4HeaderLen
+	}
+	return min(mtu-ip-udpHeaderLen-overhead, wire.MaxDatagram)
+}
+
+// unmapAddrPort turns an IPv4-mapped IPv6 address into plain IPv4, so that the same peer
+// always has the same map key whichever way the OS reported it.
+func unmapAddrPort(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// setPeers builds the immutable peer tables from the validated config.
+func (u *UDP) setPeers() {
+	u.static = make(map[wire.NodeID]peerAddr, len(u.cfg.Peers))
+	u.allowed = make(map[netip.AddrPort]struct{}, len(u.cfg.Peers))
+	for id, ap := range u.cfg.Peers {
+		u.allowed[ap] = struct{}{}
+		if id == u.cfg.NodeID {
+			continue
+		}
+		p := newPeerAddr(ap)
+		u.static[id] = p
+		u.fanout = append(u.fanout, p.ua)
+	}
+}
+
+// LocalAddr is the address the unicast socket is bound to (with the port the OS chose when
+// Listen asked for port 0).
+func (u *UDP) LocalAddr() netip.AddrPort { return u.local }
+
+// Packets implements Transport.
+func (u *UDP) Packets() <-chan Packet { return u.packets }
+
+// MaxPayload implements Transport.
+func (u *UDP) MaxPayload() int { return u.maxPayload }
+
+// Stats implements Transport.
+func (u *UDP) Stats() Stats {
+	return Stats{
+		Sent:         u.st.sent.Load(),
+		SendErrors:   u.st.sendErrors.Load(),
+		Received:     u.st.received.Load(),
+		DropOpen:     u.st.dropOpen.Load(),
+		DropHeader:   u.st.dropHeader.Load(),
+		DropSelf:     u.st.dropSelf.Load(),
+		DropOverflow: u.st.dropOverflow.Load(),
+		DropUnknown:  u.st.dropUnknown.Load(),
+	}
+}
+
+// Close closes the sockets, waits for the readers to exit and then closes Packets. Later
+// calls return the first call's result.
+func (u *UDP) Close() error {
+	u.closeOnce.Do(func() {
+		u.closeMu.Lock()
+		u.closed.Store(true)
+		u.closeMu.Unlock()
+		u.closeErr = u.closeSockets()
+		u.wg.Wait()
+		close(u.packets)
+	})
+	return u.closeErr
+}
+
+func (u *UDP) closeSockets() error {
+	var errs []error
+	for _, c := range []*net.UDPConn{u.ucast, u.mcast} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lookup returns a member's unicast address: static peers first, then learned ones.
+func (u *UDP) lookup(id wire.NodeID) (peerAddr, bool) {
+	if p, ok := u.static[id]; ok {
+		return p, true
+	}
+	u.learnMu.RLock()
+	p, ok := u.learned[id]
+	u.learnMu.RUnlock()
+	return p, ok
+}
+
+// learn records the source address of a datagram from a member that is not a static peer,
+// so that the token can be unicast to it. A node that restarts on another port is simply
+// re-learned. Without a key anyone can claim any node id; with one, only key holders.
+func (u *UDP) learn(id wire.NodeID, src netip.AddrPort) {
+	if u.udpu {
+		return
+	}
+	if _, ok := u.static[id]; ok {
+		return
+	}
+	u.learnMu.RLock()
+	p, ok := u.learned[id]
+	u.learnMu.RUnlock()
+	if ok && p.ap == src {
+		return
+	}
+	u.learnMu.Lock()
+	u.learned[id] = newPeerAddr(src)
+	u.learnMu.Unlock()
+	u.log.Debug("udp: learned member address", "node", id, "addr", src)
+}

@@ -1,0 +1,119 @@
+package multicast
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+const (
+	recvBatch  = 32       // datagrams per recvmmsg
+	recvBufLen = 64 << 10 // larger than any UDP datagram, so none is ever truncated
+	// readErrorPause keeps a reader from spinning on a persistent socket error.
+	readErrorPause = 10 * time.Millisecond
+)
+
+func (u *UDP) startReaders() {
+	u.wg.Add(1)
+	go u.readLoop(u.ubatch, "unicast")
+	if u.mbatch != nil {
+		u.wg.Add(1)
+		go u.readLoop(u.mbatch, "multicast")
+	}
+}
+
+// newRecvMessages allocates a reader's buffers once: every datagram is opened into a fresh
+// plaintext, so the receive buffers themselves are never handed out and can be reused.
+func newRecvMessages() []ipv4.Message {
+	ms := make([]ipv4.Message, recvBatch)
+	arena := make([]byte, recvBatch*recvBufLen)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{arena[i*recvBufLen : (i+1)*recvBufLen : (i+1)*recvBufLen]}
+	}
+	return ms
+}
+
+// readLoop receives datagrams until the socket is closed.
+func (u *UDP) readLoop(c batchConn, name string) {
+	defer u.wg.Done()
+	ms := newRecvMessages()
+	for {
+		n, err := c.ReadBatch(ms, 0)
+		for i := range n {
+			u.receive(ms[i].Buffers[0][:ms[i].N], ms[i].Addr)
+		}
+		if err == nil {
+			continue
+		}
+		if u.closed.Load() || errors.Is(err, net.ErrClosed) {
+			return
+		}
+		u.log.Warn("udp: receive", "socket", name, "err", err)
+		time.Sleep(readErrorPause)
+	}
+}
+
+// receive filters, opens and delivers one datagram. Each check is cheaper than the next;
+// nothing that fails to open is parsed any further.
+func (u *UDP) receive(datagram []byte, from net.Addr) {
+	src := sourceOf(from)
+	if u.udpu {
+		if _, ok := u.allowed[src]; !ok {
+			u.st.dropUnknown.Add(1)
+			return
+		}
+	}
+	plain := make([]byte, 0, max(len(datagram)-u.cfg.Sealer.Overhead(), 0))
+	plain, err := u.cfg.Sealer.Open(plain, datagram)
+	if err != nil {
+		u.st.dropOpen.Add(1)
+		return
+	}
+	h, err := wire.PeekHeader(plain, u.cfg.Cluster)
+	if err != nil {
+		u.st.dropHeader.Add(1)
+		return
+	}
+	if h.Sender == u.cfg.NodeID {
+		u.dropSelf(src)
+		return
+	}
+	u.learn(h.Sender, src)
+	u.enqueue(Packet{From: h.Sender, Data: plain})
+}
+
+// dropSelf drops our own multicast echo. A datagram with our id from another port or host
+// means two nodes share an id; that is worth one warning.
+func (u *UDP) dropSelf(src netip.AddrPort) {
+	u.st.dropSelf.Add(1)
+	sameAddr := u.local.Addr().IsUnspecified() || src.Addr() == u.local.Addr()
+	if (src.Port() != u.local.Port() || !sameAddr) && !u.warnDup.Swap(true) {
+		u.log.Warn("udp: datagram carrying our node id from another address: duplicate node id?",
+			"node", u.cfg.NodeID, "from", src, "local", u.local)
+	}
+}
+
+// enqueue hands a packet to the node without ever blocking the reader: a full queue means
+// the node is too slow, and the protocol recovers a dropped datagram like a lost one.
+func (u *UDP) enqueue(p Packet) {
+	select {
+	case u.packets <- p:
+		u.st.received.Add(1)
+	default:
+		u.st.dropOverflow.Add(1)
+	}
+}
+
+// sourceOf converts a received datagram's source address.
+func sourceOf(a net.Addr) netip.AddrPort {
+	ua, ok := a.(*net.UDPAddr)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	return unmapAddrPort(ua.AddrPort())
+}

@@ -1,0 +1,197 @@
+package multicast
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+
+	"golang.org/x/net/ipv4"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+// Multicast implements Transport. In udpu mode it is one datagram per peer, sealed once
+// and handed to the kernel in one sendmmsg.
+func (u *UDP) Multicast(b []byte) error {
+	if err := u.checkSend(b); err != nil {
+		return err
+	}
+	if u.udpu {
+		return u.sendBatch([][]byte{b}, u.fanout)
+	}
+	return u.sendOne(b, u.cfg.Mcast)
+}
+
+// Unicast implements Transport. A datagram to ourselves (the token of a single-node ring)
+// never touches the network: it is queued on Packets directly, since a copy coming back
+// from the network would be indistinguishable from our own multicast echo.
+func (u *UDP) Unicast(to wire.NodeID, b []byte) error {
+	if err := u.checkSend(b); err != nil {
+		return err
+	}
+	if to == u.cfg.NodeID {
+		return u.deliverSelf(b)
+	}
+	p, ok := u.lookup(to)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownNode, to)
+	}
+	return u.sendOne(b, p.ap)
+}
+
+// MulticastBatch multicasts every datagram of bufs, in order, with as few system calls as
+// the OS allows (sendmmsg), so that a token visit's worth of messages costs one syscall.
+// Nothing is sent if any datagram exceeds MaxPayload. After an OS error on one datagram
+// the rest are still sent; the first error is returned.
+func (u *UDP) MulticastBatch(bufs [][]byte) error {
+	if err := u.checkSend(bufs...); err != nil {
+		return err
+	}
+	if u.udpu {
+		return u.sendBatch(bufs, u.fanout)
+	}
+	dst := [1]*net.UDPAddr{u.group}
+	return u.sendBatch(bufs, dst[:])
+}
+
+// UnicastBatch sends every datagram of bufs to one member, like MulticastBatch.
+func (u *UDP) UnicastBatch(to wire.NodeID, bufs [][]byte) error {
+	if err := u.checkSend(bufs...); err != nil {
+		return err
+	}
+	if to == u.cfg.NodeID {
+		return u.deliverSelf(bufs...)
+	}
+	p, ok := u.lookup(to)
+	if !ok {
+		return fmt.Errorf("%w: %d", ErrUnknownNode, to)
+	}
+	dst := [1]*net.UDPAddr{p.ua}
+	return u.sendBatch(bufs, dst[:])
+}
+
+func (u *UDP) checkSend(bufs ...[]byte) error {
+	if u.closed.Load() {
+		return ErrClosed
+	}
+	for _, b := range bufs {
+		if len(b) > u.maxPayload {
+			return fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(b), u.maxPayload)
+		}
+	}
+	return nil
+}
+
+// deliverSelf queues copies of bufs on Packets, as if received from the network.
+func (u *UDP) deliverSelf(bufs ...[]byte) error {
+	u.closeMu.RLock()
+	defer u.closeMu.RUnlock()
+	if u.closed.Load() {
+		return ErrClosed
+	}
+	for _, b := range bufs {
+		u.enqueue(Packet{From: u.cfg.NodeID, Data: bytes.Clone(b)})
+	}
+	return nil
+}
+
+// sendOne seals b into a pooled buffer and sends it with one sendto.
+func (u *UDP) sendOne(b []byte, dst netip.AddrPort) error {
+	bt := u.batches.Get().(*sendBatch)
+	bt.arena = u.cfg.Sealer.Seal(bt.arena[:0], b)
+	_, err := u.ucast.WriteToUDPAddrPort(bt.arena, dst)
+	u.batches.Put(bt)
+	if err != nil {
+		return u.sendError(err)
+	}
+	u.st.sent.Add(1)
+	return nil
+}
+
+// sendBatch seals every datagram once and sends each to every destination.
+func (u *UDP) sendBatch(bufs [][]byte, dsts []*net.UDPAddr) error {
+	if len(bufs) == 0 || len(dsts) == 0 {
+		return nil
+	}
+	bt := u.batches.Get().(*sendBatch)
+	defer u.batches.Put(bt)
+	bt.seal(u.cfg.Sealer, bufs)
+	bt.address(dsts)
+	return u.writeAll(bt.ms)
+}
+
+// writeAll loops over sendmmsg until every message is handed over. The kernel stops a
+// batch at the first failing message: that one is counted and skipped, so one unreachable
+// peer does not silence the others. Every iteration consumes at least one message.
+func (u *UDP) writeAll(ms []ipv4.Message) error {
+	var first error
+	for len(ms) > 0 {
+		n, err := u.ubatch.WriteBatch(ms, 0)
+		n = max(n, 0)
+		u.st.sent.Add(uint64(n))
+		ms = ms[n:]
+		if err == nil && n > 0 {
+			continue
+		}
+		if err == nil {
+			err = io.ErrShortWrite
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return ErrClosed
+		}
+		if first == nil {
+			first = u.sendError(err)
+		} else {
+			u.st.sendErrors.Add(1)
+		}
+		ms = ms[min(1, len(ms)):]
+	}
+	return first
+}
+
+// sendError counts and wraps an OS send error; a closed socket is reported as ErrClosed.
+func (u *UDP) sendError(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return ErrClosed
+	}
+	u.st.sendErrors.Add(1)
+	return fmt.Errorf("multicast: udp: send: %w", err)
+}
+
+// sendBatch buffers are pooled: one arena holds every sealed datagram of a batch, and the
+// message headers point into it, so a steady stream of batches does not allocate.
+type sendBatch struct {
+	arena []byte
+	ends  []int
+	iov   [][]byte
+	ms    []ipv4.Message
+}
+
+// seal seals bufs back to back into the arena. Slices are cut only after the last Seal,
+// because the arena may move while it grows.
+func (bt *sendBatch) seal(s Sealer, bufs [][]byte) {
+	bt.arena, bt.ends, bt.iov = bt.arena[:0], bt.ends[:0], bt.iov[:0]
+	for _, b := range bufs {
+		bt.arena = s.Seal(bt.arena, b)
+		bt.ends = append(bt.ends, len(bt.arena))
+	}
+	start := 0
+	for _, end := range bt.ends {
+		bt.iov = append(bt.iov, bt.arena[start:end:end])
+		start = end
+	}
+}
+
+// address builds one message per datagram and destination, datagram-major so that every
+// destination gets the first datagram as early as possible.
+func (bt *sendBatch) address(dsts []*net.UDPAddr) {
+	bt.ms = bt.ms[:0]
+	for i := range bt.iov {
+		for _, d := range dsts {
+			bt.ms = append(bt.ms, ipv4.Message{Buffers: bt.iov[i : i+1 : i+1], Addr: d})
+		}
+	}
+}
