@@ -242,7 +242,7 @@ func (c *CommitToken) decodeBody(d *decoder) error {
 			return err
 		}
 	}
-	if int(c.MembIndex) > n {
+	if int(c.MembIndex) >= n {
 		return fmt.Errorf("member index %d beyond %d members", c.MembIndex, n)
 	}
 	return d.skip(extra)

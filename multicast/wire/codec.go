@@ -245,13 +245,76 @@ func (d *decoder) fields(known int) (extra int, err error) {
 	return n - known, nil
 }
 
+// skip skips n msgpack values of any type (unknown trailing fields). It walks the input
+// itself rather than calling msgpack's Skip, which reads a skipped string, bin or ext into a
+// buffer it grows to the length the value claims (a 20-byte body claiming a 4 GiB bin cost
+// hundreds of megabytes) and which recurses once per nesting level. Here every length is
+// checked against the bytes left before it is believed, nothing is allocated, and nesting
+// is a counter of values still to skip.
 func (d *decoder) skip(n int) error {
-	for range n {
-		if err := d.dec.Skip(); err != nil {
-			return d.wrapEOF(err)
+	b := d.buf[len(d.buf)-d.r.Len():]
+	off := 0
+	// need reads the w-byte big-endian length at off.
+	need := func(w int) (uint64, error) {
+		if len(b)-off < w {
+			return 0, fmt.Errorf("%w: skipped field ends early", ErrTruncated)
 		}
+		var v uint64
+		for _, c := range b[off : off+w] {
+			v = v<<8 | uint64(c)
+		}
+		off += w
+		return v, nil
 	}
-	return nil
+	for pending := uint64(n); pending > 0; pending-- {
+		if off >= len(b) {
+			return fmt.Errorf("%w: skipped field ends early", ErrTruncated)
+		}
+		c := b[off]
+		off++
+		var size, elems uint64 // bytes of data after the header; values nested inside
+		var err error
+		switch {
+		case c <= 0x7f || c >= 0xe0: // positive and negative fixint
+		case c <= 0x8f: // fixmap
+			elems = 2 * uint64(c&0x0f)
+		case c <= 0x9f: // fixarray
+			elems = uint64(c & 0x0f)
+		case c <= 0xbf: // fixstr
+			size = uint64(c & 0x1f)
+		case c == 0xc0 || c == 0xc2 || c == 0xc3: // nil, false, true
+		case c >= 0xc4 && c <= 0xc6: // bin 8/16/32
+			size, err = need(1 << (c - 0xc4))
+		case c >= 0xc7 && c <= 0xc9: // ext 8/16/32: length, type byte, data
+			size, err = need(1 << (c - 0xc7))
+			size++
+		case c >= 0xca && c <= 0xd3: // float32/64, uint8..64, int8..64
+			size = [...]uint64{4, 8, 1, 2, 4, 8, 1, 2, 4, 8}[c-0xca]
+		case c >= 0xd4 && c <= 0xd8: // fixext 1/2/4/8/16: type byte, data
+			size = 1 + 1<<(c-0xd4)
+		case c >= 0xd9 && c <= 0xdb: // str 8/16/32
+			size, err = need(1 << (c - 0xd9))
+		case c == 0xdc || c == 0xdd: // array 16/32
+			elems, err = need(2 << (c - 0xdc))
+		case c == 0xde || c == 0xdf: // map 16/32
+			elems, err = need(2 << (c - 0xde))
+			elems *= 2
+		default: // 0xc1 is never used
+			return fmt.Errorf("skipped field has invalid code %#02x", c)
+		}
+		if err != nil {
+			return err
+		}
+		left := uint64(len(b) - off)
+		// Each nested value takes at least one byte: a longer claim is a lie.
+		if size > left || elems > left || pending-1+elems > left {
+			return fmt.Errorf("%w: skipped field claims more than the %d bytes left", ErrTruncated, left)
+		}
+		off += int(size)
+		pending += elems
+	}
+	_, err := d.r.Seek(int64(off), io.SeekCurrent)
+	return err
 }
 
 func (d *decoder) uint(max uint64) (uint64, error) {
@@ -292,14 +355,24 @@ func (d *decoder) bool() (bool, error) {
 
 // bytes returns a sub-slice of the input (no copy); nil when the encoded value is nil.
 func (d *decoder) bytes() ([]byte, error) {
+	c, err := d.dec.PeekCode()
+	if err != nil {
+		return nil, d.wrapEOF(err)
+	}
+	if c == 0xc0 {
+		return nil, d.dec.DecodeNil()
+	}
+	// Accept only bin 8/16/32, what the encoder writes. A fixstr header is one byte shorter
+	// than bin8's, so accepting strings would let a datagram decode whose re-encoding is
+	// longer than it was, and can exceed MaxDatagram.
+	if c < 0xc4 || c > 0xc6 {
+		return nil, fmt.Errorf("want bin or nil, got code %#02x", c)
+	}
 	n, err := d.dec.DecodeBytesLen()
 	if err != nil {
 		return nil, d.wrapEOF(err)
 	}
-	if n < 0 {
-		return nil, nil
-	}
-	if n > d.r.Len() {
+	if n < 0 || n > d.r.Len() { // n < 0: a bin32 length that overflows a 32-bit int
 		return nil, fmt.Errorf("%w: %d-byte field, %d bytes left", ErrTruncated, n, d.r.Len())
 	}
 	off := len(d.buf) - d.r.Len()
