@@ -25,6 +25,9 @@ func (m *Machine) shiftToGather(now time.Duration, reason string) {
 		if m.cur != nil {
 			m.cur.Stop()
 		}
+		// Messages of the abandoned ring were never ours to deliver: we did not
+		// install it.
+		m.newHeld = nil
 	}
 	m.cur, m.rec = nil, nil
 	m.commitCopy, m.commitResendAt, m.commitLossAt = nil, 0, 0
@@ -105,6 +108,7 @@ func (m *Machine) processJoin(now time.Duration, from wire.NodeID, j *wire.Join)
 	if setHas(m.fail, from) {
 		return
 	}
+	procLen, failLen := len(m.proc), len(m.fail)
 	m.proc = setAdd(m.proc, j.ProcSet...)
 	m.proc = setAdd(m.proc, from)
 	switch {
@@ -116,7 +120,13 @@ func (m *Machine) processJoin(now time.Duration, from wire.NodeID, j *wire.Join)
 		m.fail = setAdd(m.fail, setMinus(j.FailSet, []wire.NodeID{m.self})...)
 	}
 	m.proc = setAdd(m.proc, m.fail...)
-	m.restartGather(now)
+	// Sets only grow, so a round restarts a bounded number of times. Restarting on a join
+	// that taught us nothing (its fail set came from another ring's member) would answer
+	// every join with a join: with three or more processors that disagree, a storm that
+	// grows with every hop. Corosync restarts regardless; we do not.
+	if len(m.proc) != procLen || len(m.fail) != failLen {
+		m.restartGather(now)
+	}
 }
 
 // live is the proposed membership: proc minus fail.

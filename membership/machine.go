@@ -228,7 +228,12 @@ func (m *Machine) handleMcast(now time.Duration, from wire.NodeID, msg *wire.Mca
 		}
 		m.cur.StepMcast(now, msg)
 	case m.old != nil && msg.Ring == m.old.ID():
-		m.old.StepMcast(now, msg)
+		// Late old-ring messages count until recovery starts. From then on the set of old
+		// messages is what the members exchange on the new ring: one that reached us
+		// directly, after we chose what to re-send, might reach no other member.
+		if m.state != Recovery {
+			m.old.StepMcast(now, msg)
+		}
 	default:
 		m.handleForeign(now, from, msg.Ring)
 	}
@@ -355,6 +360,9 @@ func (m *Machine) Tick(now time.Duration) {
 	}
 	m.drain(now)
 }
+
+// Deadline is when Tick should next be called (0: none), without draining Ready.
+func (m *Machine) Deadline() time.Duration { return m.deadline() }
 
 func (m *Machine) deadline() time.Duration {
 	var d time.Duration
