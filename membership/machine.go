@@ -48,7 +48,7 @@ type Machine struct {
 
 	// Commit (and the start of Recovery).
 	commitRing     wire.RingID
-	commitSeen     uint64           // TokenSeq of the last commit token accepted
+	commitSeen     uint64            // TokenSeq of the last commit token accepted
 	commitCopy     *wire.CommitToken // last commit token we sent, for retransmission
 	commitTo       wire.NodeID
 	commitResendAt time.Duration

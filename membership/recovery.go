@@ -10,9 +10,9 @@ import (
 
 // recovery is the state of one Recovery attempt.
 type recovery struct {
-	members []wire.NodeID      // the new ring
+	members []wire.NodeID       // the new ring
 	entries []wire.CommitMember // every member's old-ring state, from the commit token
-	trans   []wire.NodeID      // members that come from our old ring: the transitional configuration
+	trans   []wire.NodeID       // members that come from our old ring: the transitional configuration
 	// highDelivered is the highest old-ring seq any transitional member delivered: every
 	// message up to it is delivered in the old regular configuration by all of them.
 	highDelivered wire.Seq
