@@ -20,12 +20,12 @@ type recovery struct {
 	started  bool // representative: the first regular token was originated
 	progress bool // a packet of the new ring arrived: stop re-sending the commit token
 
-	// The retransmission flag protocol (totem-protocol.md §4.6).
-	setFlag    bool
-	flagZero   int      // consecutive visits with the flag clear
-	installSeq wire.Seq // every re-sent message has a seq at most this
-	aruVisits  int      // visits with token aru and my aru at least installSeq
-	install    bool
+	// When to install (see recoveryVisit).
+	visits       int      // token visits during this recovery
+	installSeq   wire.Seq // every re-sent message has a seq at most this
+	installFixed bool
+	aruVisits    int // visits with token aru and my aru at least installSeq
+	install      bool
 }
 
 // shiftToRecovery starts the new ring and queues the old-ring messages the other
@@ -74,26 +74,31 @@ func (m *Machine) lowerTransHas(s wire.Seq) bool {
 	return false
 }
 
-// recoveryVisit runs at each token visit during recovery. It keeps the token's RetransFlag
-// set while anyone still has old messages to re-send, fixes installSeq once the flag has
-// been clear for a full rotation, and decides to install once every member has held
-// everything up to installSeq for two rotations.
+// recoveryVisit runs at each token visit during recovery and decides when to install.
+//
+// Once the token has been round once (every member has visited and reported its queue),
+// a zero Backlog means no member has old messages left to re-send: they all carry a seq
+// at most the token's Seq now, which becomes installSeq. When this member and the token's
+// aru have covered installSeq on two visits, every member holds every re-sent message,
+// and the new ring can be installed.
+//
+// This replaces the paper's and Corosync's RetransFlag rule (each member sets the flag
+// while its queue is non-empty, and clears it if it set it): with several members
+// re-sending, two of them can clear the flag on consecutive rotations while a third still
+// has messages queued, and a member then installs without them. The simulation found
+// exactly that (seed 313). Backlog counts every member's queue, so it cannot be fooled.
 func (m *Machine) recoveryVisit(t *wire.Token) {
 	rec := m.rec
-	if m.cur.QueuedRecovered() > 0 {
-		t.RetransFlag, rec.setFlag = true, true
-	} else if t.RetransFlag && rec.setFlag {
-		t.RetransFlag, rec.setFlag = false, false
+	rec.visits++
+	t.RetransFlag = t.Backlog > 0
+	if !rec.installFixed && rec.visits >= 2 && t.Backlog == 0 {
+		rec.installSeq = t.Seq
+		rec.installFixed = true
 	}
-	if t.RetransFlag {
-		rec.flagZero, rec.aruVisits = 0, 0
+	if !rec.installFixed {
 		return
 	}
-	rec.flagZero++
-	if rec.flagZero == 2 {
-		rec.installSeq = t.Seq
-	}
-	if rec.flagZero >= 3 && m.cur.Aru() >= rec.installSeq && t.Aru >= rec.installSeq {
+	if m.cur.Aru() >= rec.installSeq && t.Aru >= rec.installSeq {
 		rec.aruVisits++
 		if rec.aruVisits >= 2 {
 			rec.install = true
