@@ -68,13 +68,14 @@ const (
 	ActCalm   // loss back to the base link
 	ActFlapOn // cut the link Node<->To both ways
 	ActFlapOff
+	ActLeave // Node leaves gracefully (a later restart brings it back)
 )
 
 func (a Action) String() string {
-	names := [...]string{"", "crash", "restart", "partition", "heal", "lossy", "calm", "flap-on", "flap-off"}
+	names := [...]string{"", "crash", "restart", "partition", "heal", "lossy", "calm", "flap-on", "flap-off", "leave"}
 	s := fmt.Sprintf("%8v %s", a.At, names[a.Kind])
 	switch a.Kind {
-	case ActCrash, ActRestart:
+	case ActCrash, ActRestart, ActLeave:
 		s += fmt.Sprintf(" %d", a.Node)
 	case ActPartition:
 		s += fmt.Sprintf(" %v", a.Sets)
@@ -88,18 +89,22 @@ func (a Action) String() string {
 
 // ClusterParams is one scenario.
 type ClusterParams struct {
-	Nodes    int
-	Link     simnet.LinkConfig // base link
-	Faults   time.Duration     // length of the fault phase
-	Rate     time.Duration     // mean interval between a processor's submissions
-	Safe     float64           // fraction of safe messages
-	Nemesis  []Action          // sorted by At, all within Faults
+	Nodes   int
+	Link    simnet.LinkConfig // base link
+	Faults  time.Duration     // length of the fault phase
+	Rate    time.Duration     // mean interval between a processor's submissions
+	Safe    float64           // fraction of safe messages
+	Nemesis []Action          // sorted by At, all within Faults
+	// Reactive is the probability that a processor entering Gather, Commit or Recovery
+	// during the fault phase triggers a further fault right then (a crash, a burst of
+	// heavy loss, a partition): cascading failures during membership changes.
+	Reactive float64
 	Config   func(wire.NodeID) membership.Config
 	Liveness time.Duration // 0: LivenessBound
 }
 
 func (p ClusterParams) String() string {
-	return fmt.Sprintf("nodes=%d faults=%v loss=%.2f dup=%.2f actions=%d", p.Nodes, p.Faults, p.Link.Loss, p.Link.Duplicate, len(p.Nemesis))
+	return fmt.Sprintf("nodes=%d faults=%v loss=%.2f dup=%.2f actions=%d reactive=%.2f", p.Nodes, p.Faults, p.Link.Loss, p.Link.Duplicate, len(p.Nemesis), p.Reactive)
 }
 
 // ClusterParamsFor derives a scenario from a seed: 4 to 10 processors and a random script
@@ -109,10 +114,11 @@ func (p ClusterParams) String() string {
 func ClusterParamsFor(seed uint64) ClusterParams {
 	rng := rand.New(rand.NewPCG(seed, 0x636c7573))
 	p := ClusterParams{
-		Nodes:  4 + rng.IntN(7),
-		Faults: time.Duration(3+rng.IntN(8)) * time.Second,
-		Rate:   time.Duration(5+rng.IntN(40)) * time.Millisecond,
-		Safe:   []float64{0, 0.3, 1}[rng.IntN(3)],
+		Nodes:    4 + rng.IntN(7),
+		Faults:   time.Duration(3+rng.IntN(8)) * time.Second,
+		Rate:     time.Duration(5+rng.IntN(40)) * time.Millisecond,
+		Safe:     []float64{0, 0.3, 1}[rng.IntN(3)],
+		Reactive: []float64{0, 0.05, 0.2}[rng.IntN(3)],
 		Link: simnet.LinkConfig{
 			Loss:      []float64{0, 0, 0.01, 0.05}[rng.IntN(4)],
 			Duplicate: []float64{0, 0.01}[rng.IntN(2)],
@@ -137,10 +143,13 @@ func nemesis(rng *rand.Rand, n int, span time.Duration) []Action {
 			switch k := rng.IntN(10); {
 			case k < 3:
 				a.Kind, a.Node = ActCrash, node()
+				if rng.IntN(4) == 0 {
+					a.Kind = ActLeave
+				}
 				if down[a.Node] {
 					a.Kind = ActRestart
 				}
-				down[a.Node] = a.Kind == ActCrash
+				down[a.Node] = a.Kind != ActRestart
 			case k < 5:
 				a.Kind, a.Sets = ActPartition, split(rng, n)
 			case k < 6:
@@ -205,8 +214,11 @@ type Cluster struct {
 	now     time.Duration
 	nodes   []*cnode
 	next    int // next nemesis action
-	buf     []byte
-	err     error
+	// extra holds actions the reactive nemesis scheduled, sorted by At.
+	extra    []Action
+	reactive int // reactive faults injected so far
+	buf      []byte
+	err      error
 	// faultsOver: the fault phase has ended; liveness is being checked.
 	faultsOver bool
 	timeline   []string
@@ -254,7 +266,7 @@ func (c *Cluster) start(n *cnode) error {
 		return err
 	}
 	n.m, n.up, n.conf = m, true, wire.RingID{}
-	n.log = append(n.log, Event{Kind: EventStart})
+	n.log = append(n.log, Event{Kind: EventStart, At: c.now})
 	n.nextSend = c.now + c.interval()
 	c.flush(n)
 	return nil
@@ -290,6 +302,7 @@ func (c *Cluster) flush(n *cnode) {
 	}
 	for _, tr := range rd.Transitions {
 		c.note("node %d %v -> %v ring %v (%s)", n.id, tr.From, tr.To, tr.Ring, tr.Reason)
+		c.maybeReact(n, tr.To)
 	}
 	for _, ev := range rd.Events {
 		c.record(n, ev)
@@ -297,10 +310,51 @@ func (c *Cluster) flush(n *cnode) {
 	n.status = n.m.Status().State
 }
 
+// maxReactive bounds the faults the reactive nemesis injects in one run.
+const maxReactive = 12
+
+// maybeReact injects a fault right as a processor starts a membership change, so that
+// faults land during Gather, Commit and Recovery and cascade.
+func (c *Cluster) maybeReact(n *cnode, to membership.State) {
+	if c.faultsOver || c.reactive >= maxReactive || to == membership.Operational || to == membership.Left ||
+		c.rng.Float64() >= c.p.Reactive {
+		return
+	}
+	c.reactive++
+	a := Action{At: c.now}
+	switch c.rng.IntN(4) {
+	case 0:
+		a.Kind, a.Node = ActCrash, n.id
+	case 1:
+		a.Kind, a.Node = ActCrash, wire.NodeID(1+c.rng.IntN(len(c.nodes)))
+	case 2:
+		a.Kind, a.Loss = ActLossy, 0.5
+		c.schedule(Action{At: c.now + time.Duration(50+c.rng.IntN(300))*time.Millisecond, Kind: ActCalm})
+	default:
+		a.Kind, a.Sets = ActPartition, split(c.rng, len(c.nodes))
+		c.schedule(Action{At: c.now + time.Duration(100+c.rng.IntN(1000))*time.Millisecond, Kind: ActHeal})
+	}
+	c.schedule(a)
+	if a.Kind == ActCrash {
+		c.schedule(Action{At: c.now + time.Duration(200+c.rng.IntN(2000))*time.Millisecond, Kind: ActRestart, Node: a.Node})
+	}
+}
+
+// schedule inserts a reactive action, keeping extra sorted (stable for equal times).
+func (c *Cluster) schedule(a Action) {
+	i, _ := slices.BinarySearchFunc(c.extra, a.At, func(x Action, at time.Duration) int {
+		if x.At <= at {
+			return -1
+		}
+		return 1
+	})
+	c.extra = slices.Insert(c.extra, i, a)
+}
+
 func (c *Cluster) record(n *cnode, ev membership.Event) {
 	if ev.Config != nil {
 		cf := ev.Config
-		n.log = append(n.log, Event{Kind: EventConfig, Conf: &Configuration{
+		n.log = append(n.log, Event{Kind: EventConfig, At: c.now, Conf: &Configuration{
 			Transitional: cf.Transitional, Ring: cf.Ring,
 			Members: cf.Members, Left: cf.Left, Joined: cf.Joined,
 		}})
@@ -379,7 +433,18 @@ func (c *Cluster) act(a Action) {
 		n := c.node(a.Node)
 		if n.up {
 			n.up = false
-			n.log = append(n.log, Event{Kind: EventCrash})
+			n.log = append(n.log, Event{Kind: EventCrash, At: c.now})
+			c.net.Crash(n.id)
+		}
+	case ActLeave:
+		// The processor announces its leave, then stops. For the checker a processor that
+		// left is one that stopped: it owes nothing more.
+		n := c.node(a.Node)
+		if n.up {
+			n.m.Leave(c.now)
+			c.flush(n)
+			n.up = false
+			n.log = append(n.log, Event{Kind: EventCrash, At: c.now})
 			c.net.Crash(n.id)
 		}
 	case ActRestart:
@@ -460,6 +525,9 @@ func (c *Cluster) nextEvent() time.Duration {
 	} else if !c.faultsOver {
 		consider(c.p.Faults)
 	}
+	if len(c.extra) > 0 && !c.faultsOver {
+		consider(c.extra[0].At)
+	}
 	return max(at, c.now)
 }
 
@@ -517,6 +585,11 @@ func (c *Cluster) run() {
 		for c.next < len(c.p.Nemesis) && c.p.Nemesis[c.next].At <= c.now {
 			c.act(c.p.Nemesis[c.next])
 			c.next++
+		}
+		for len(c.extra) > 0 && c.extra[0].At <= c.now && !c.faultsOver {
+			a := c.extra[0]
+			c.extra = c.extra[1:]
+			c.act(a)
 		}
 		for _, d := range c.net.DeliverDue(c.now) {
 			c.deliver(d)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
 )
@@ -110,6 +111,9 @@ type Event struct {
 	Ring wire.RingID
 	Seq  wire.Seq       // Deliver: the message's sequence number on Ring
 	Conf *Configuration // Config
+	// At is when the event happened (simulated time in the simulation); informational,
+	// the checker ignores it.
+	At time.Duration
 }
 
 func (e Event) String() string {
