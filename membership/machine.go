@@ -2,6 +2,7 @@ package membership
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
@@ -128,6 +129,21 @@ func (m *Machine) Submit(now time.Duration, payload []byte, g wire.Guarantee) er
 	}
 	m.pending = append(m.pending, ring.Pending{Payload: payload, Guarantee: g})
 	m.feed(now)
+	return nil
+}
+
+// SubmitFirst queues a message ahead of every message not yet sent. Called while handling
+// the Ready that carries a regular configuration, it puts the message first on the new
+// ring from this processor: no token has visited since the installation.
+func (m *Machine) SubmitFirst(now time.Duration, payload []byte, g wire.Guarantee) error {
+	switch m.state {
+	case Left:
+		return ErrLeft
+	case Operational:
+		m.cur.SubmitFirst(now, payload, g)
+	default:
+		m.pending = slices.Insert(m.pending, 0, ring.Pending{Payload: payload, Guarantee: g})
+	}
 	return nil
 }
 

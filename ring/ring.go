@@ -215,6 +215,14 @@ func (r *Ring) Submit(now time.Duration, payload []byte, g wire.Guarantee) error
 	return nil
 }
 
+// SubmitFirst queues a message ahead of every message not yet sent, even beyond
+// SendQueueMax (by one). The layer above uses it for what must precede its other
+// messages on a new ring (its state announcement after a configuration change).
+func (r *Ring) SubmitFirst(now time.Duration, payload []byte, g wire.Guarantee) {
+	r.queue = slices.Insert(r.queue, 0, pending{payload: payload, guarantee: g})
+	r.maybeCancelHold(now)
+}
+
 // QueueSpace is how many more messages Submit accepts now.
 func (r *Ring) QueueSpace() int { return r.cfg.SendQueueMax - (len(r.queue) - r.queuedRecovery) }
 
