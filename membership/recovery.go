@@ -98,6 +98,13 @@ func (m *Machine) recoveryVisit(t *wire.Token) {
 	if !rec.installFixed {
 		return
 	}
+	if t.Aru > rec.installSeq {
+		// Messages above installSeq were sent by members that have installed the ring.
+		// Until we install it too, we must not let the token's aru cover them: a member
+		// delivering one as safe would otherwise do so in a configuration we may never
+		// install (EVS-16, found by the simulation on seed 11243).
+		t.Aru, t.AruID = rec.installSeq, m.self
+	}
 	if m.cur.Aru() >= rec.installSeq && t.Aru >= rec.installSeq {
 		rec.aruVisits++
 		if rec.aruVisits >= 2 {

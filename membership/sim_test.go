@@ -48,6 +48,10 @@ func TestClusterRegressions(t *testing.T) {
 		// rotations while one still had messages queued; a member installed without them.
 		{"install before every re-sent message was sequenced", 313},
 		{"install before every re-sent message was sequenced, placement", 1396},
+		// A member still in recovery let the token's aru cover messages that members which
+		// had installed sent; one of them delivered them as safe in a configuration that
+		// the lagging member never installed.
+		{"safe delivery in a configuration a member never installed", 11243},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

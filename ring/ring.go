@@ -253,7 +253,7 @@ func (r *Ring) TakeQueue() []Pending {
 
 // SetVisitHook installs f to run at every token visit, after the ordering rules and before
 // the token is passed on. The membership layer uses it during recovery to maintain the
-// token's RetransFlag; f may modify only that field.
+// token's RetransFlag and to hold its Aru (with AruID) down; f may modify only those.
 func (r *Ring) SetVisitHook(f func(t *wire.Token)) { r.visitHook = f }
 
 // Stop disarms every timer and drops a held token: the ring is no longer operational (the
