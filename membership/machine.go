@@ -147,6 +147,18 @@ func (m *Machine) SubmitFirst(now time.Duration, payload []byte, g wire.Guarante
 	return nil
 }
 
+// TakePending removes and returns the application messages not yet sent (waiting for a
+// ring, or queued in the operational ring), in submission order. The layer above uses it
+// after a configuration change to re-pack what it had submitted.
+func (m *Machine) TakePending() []ring.Pending {
+	out := m.pending
+	m.pending = nil
+	if m.state == Operational {
+		out = append(m.cur.TakeQueue(), out...)
+	}
+	return out
+}
+
 // QueueSpace is how many more messages Submit accepts now.
 func (m *Machine) QueueSpace() int {
 	queued := len(m.pending)
@@ -366,6 +378,9 @@ func (m *Machine) Tick(now time.Duration) {
 			}
 		}
 	case Operational:
+		if len(m.regMembers) == 1 && !m.cur.Started() {
+			m.cur.Start(now) // a one-member ring, formed at the previous step
+		}
 		if m.self == m.regID.Rep && len(m.regMembers) >= 1 && now >= m.mergeAt {
 			m.ready.Multicast = append(m.ready.Multicast, &wire.MergeDetect{Ring: m.regID})
 			m.mergeAt = now + m.cfg.Merge
@@ -399,6 +414,9 @@ func (m *Machine) deadline() time.Duration {
 	case Operational:
 		if m.self == m.regID.Rep {
 			arm(m.mergeAt)
+		}
+		if len(m.regMembers) == 1 && !m.cur.Started() {
+			arm(1) // due at once
 		}
 	}
 	if m.cur != nil {

@@ -127,7 +127,8 @@ func (m *Machine) formAlone(now time.Duration, id wire.RingID) {
 	m.commitRing = id
 	m.cur, m.rec = r, rec
 	m.install(now)
-	r.Start(now)
+	// The token starts at the next Tick, not now: the caller handles the configuration
+	// change (and may take back or put first what it submitted) before anything is sent.
 }
 
 // install delivers the end of the old configuration and the new configuration, in EVS

@@ -204,6 +204,10 @@ func (r *Ring) Start(now time.Duration) {
 	r.acceptToken(now, &wire.Token{Ring: r.id})
 }
 
+// Started reports whether this member has accepted a token yet (the representative: has
+// originated it).
+func (r *Ring) Started() bool { return r.visited }
+
 // Submit queues an application message for the next token visit. It fails with
 // ErrQueueFull when Config.SendQueueMax messages already wait.
 func (r *Ring) Submit(now time.Duration, payload []byte, g wire.Guarantee) error {
