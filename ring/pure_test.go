@@ -1,0 +1,11 @@
+package ring_test
+
+import (
+	"testing"
+
+	"github.com/totem-gcs/totem/totem/totemtest"
+)
+
+// TestRingIsPure: the ordering protocol is a deterministic state machine; that is what
+// lets a simulation replay any failure from its seed.
+func TestRingIsPure(t *testing.T) { totemtest.CheckPure(t, ".") }
