@@ -1,0 +1,192 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/totem-gcs/totem/totem/ipc"
+)
+
+// Join joins group. It returns once the daemon has queued the join for ordering; the
+// view that shows this client as a member follows on Events.
+func (c *Client) Join(ctx context.Context, group string) error {
+	if _, err := c.call(ctx, &ipc.Request{Type: ipc.TypeJoin, Group: group}, ipc.TypeOK); err != nil {
+		return fmt.Errorf("client: join %q: %w", group, err)
+	}
+	return nil
+}
+
+// Leave leaves group; the other members see the reason "leave".
+func (c *Client) Leave(ctx context.Context, group string) error {
+	if _, err := c.call(ctx, &ipc.Request{Type: ipc.TypeLeave, Group: group}, ipc.TypeOK); err != nil {
+		return fmt.Errorf("client: leave %q: %w", group, err)
+	}
+	return nil
+}
+
+// Multicast sends data to every member of group, which the client must have joined,
+// with the given service level. It returns once the daemon has accepted the message
+// for ordering: while the ring is busier than the sender, that takes a while
+// (backpressure). If ctx ends first, Multicast returns ctx.Err() but the message may
+// still be sent. data may be reused once Multicast returns.
+func (c *Client) Multicast(ctx context.Context, group string, data []byte, level Level) error {
+	if limit := c.info.MaxMessage; len(data) > limit {
+		return fmt.Errorf("client: multicast to %q: %w: %d bytes, max %d", group, ErrTooLarge, len(data), limit)
+	}
+	req := &ipc.Request{Type: ipc.TypeMulticast, Group: group, Data: data, Level: string(level)}
+	if _, err := c.call(ctx, req, ipc.TypeOK); err != nil {
+		return fmt.Errorf("client: multicast to %q: %w", group, err)
+	}
+	return nil
+}
+
+// Status returns what the daemon's node knows about itself and its ring.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeStatus}, ipc.TypeStatus)
+	if err != nil {
+		return Status{}, fmt.Errorf("client: status: %w", err)
+	}
+	return Status{
+		NodeID:  f.NodeID,
+		State:   f.State,
+		Ring:    RingID{Rep: f.Ring.Rep, Seq: f.Ring.Seq},
+		Members: f.Nodes,
+	}, nil
+}
+
+// Groups returns every group the daemon's node knows, with its members, sorted by name.
+func (c *Client) Groups(ctx context.Context) ([]Group, error) {
+	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeGroups}, ipc.TypeGroups)
+	if err != nil {
+		return nil, fmt.Errorf("client: groups: %w", err)
+	}
+	gs := make([]Group, len(f.Groups))
+	for i, g := range f.Groups {
+		gs[i] = Group{Name: g.Name, Members: members(g.Members)}
+	}
+	return gs, nil
+}
+
+// Members returns the members of group as the daemon's node knows them (none if the
+// group does not exist).
+func (c *Client) Members(ctx context.Context, group string) ([]Member, error) {
+	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeMembers, Group: group}, ipc.TypeMembers)
+	if err != nil {
+		return nil, fmt.Errorf("client: members of %q: %w", group, err)
+	}
+	return members(f.Members), nil
+}
+
+// call sends a request and waits for its reply, which must be of type want.
+func (c *Client) call(ctx context.Context, req *ipc.Request, want string) (*ipc.ServerFrame, error) {
+	id, ch, err := c.register()
+	if err != nil {
+		return nil, err
+	}
+	defer c.forget(id)
+	req.ID = id
+	b, err := ipc.AppendFrame(nil, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.write(ctx, b); err != nil {
+		return nil, err
+	}
+	select {
+	case f := <-ch:
+		return checkReply(f, want)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		select {
+		case f := <-ch:
+			return checkReply(f, want)
+		default:
+		}
+		return nil, c.Err()
+	}
+}
+
+func checkReply(f *ipc.ServerFrame, want string) (*ipc.ServerFrame, error) {
+	switch f.Type {
+	case want:
+		return f, nil
+	case ipc.TypeError:
+		return nil, errorOf(f)
+	}
+	return nil, fmt.Errorf("%w: reply of type %q, want %q", ErrProtocol, f.Type, want)
+}
+
+// register allocates a request id and its reply channel.
+func (c *Client) register() (uint32, chan *ipc.ServerFrame, error) {
+	ch := make(chan *ipc.ServerFrame, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, nil, c.err
+	}
+	for {
+		c.nextID++
+		if _, busy := c.pending[c.nextID]; c.nextID != 0 && !busy {
+			break
+		}
+	}
+	c.pending[c.nextID] = ch
+	return c.nextID, ch, nil
+}
+
+func (c *Client) forget(id uint32) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// write writes one whole frame. ctx can interrupt it: before any byte is written, the
+// call just fails; halfway through a frame, the stream is beyond repair and the
+// connection is dropped.
+func (c *Client) write(ctx context.Context, b []byte) error {
+	select {
+	case c.wsem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.Err()
+	}
+	defer func() { <-c.wsem }()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.conn.SetWriteDeadline(aLongTimeAgo)
+		close(fired)
+	})
+	n, err := c.conn.Write(b)
+	if !stop() {
+		<-fired
+		c.conn.SetWriteDeadline(time.Time{})
+	}
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil && n == 0:
+		return ctx.Err()
+	case ctx.Err() != nil:
+		c.setErr(fmt.Errorf("%w: connection dropped: a canceled request left half a frame", ErrDaemonGone))
+		c.conn.Close()
+		return ctx.Err()
+	}
+	return c.writeFailed(ctx, err)
+}
+
+// writeFailed waits briefly for the reader to learn why the daemon closed the
+// connection (it may have said why) and returns that.
+func (c *Client) writeFailed(ctx context.Context, err error) error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return c.Err()
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return fmt.Errorf("%w: %w", ErrDaemonGone, err)
+}

@@ -1,0 +1,73 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/totem-gcs/totem/totem/ipc"
+)
+
+// Errors the client's calls return, matched with errors.Is. The daemon's error codes map
+// to them (see Error); the rest are the client's own.
+var (
+	// ErrDaemonGone: the daemon could not be reached, or the connection to it was lost.
+	// When the daemon said why before it closed, the error also matches that reason
+	// (ErrSlowConsumer, ErrShuttingDown, ...).
+	ErrDaemonGone = errors.New("client: daemon gone")
+	// ErrClosed: Close was called.
+	ErrClosed = errors.New("client: closed")
+	// ErrProtocol: the daemon sent something this client cannot understand.
+	ErrProtocol = errors.New("client: protocol error")
+
+	ErrNotJoined        = errors.New("client: group not joined")
+	ErrAlreadyJoined    = errors.New("client: group already joined")
+	ErrTooLarge         = errors.New("client: message too large")
+	ErrBadGroup         = errors.New("client: bad group name")
+	ErrBadLevel         = errors.New("client: service level not offered")
+	ErrBadRequest       = errors.New("client: bad request")
+	ErrUnknownRequest   = errors.New("client: request unknown to the daemon")
+	ErrPermissionDenied = errors.New("client: permission denied")
+	ErrVersion          = errors.New("client: no common protocol version")
+	ErrSlowConsumer     = errors.New("client: fell too far behind reading events")
+	ErrShuttingDown     = errors.New("client: daemon shutting down")
+	ErrTimeout          = errors.New("client: handshake timed out")
+	ErrInternal         = errors.New("client: daemon internal error")
+)
+
+var codeErrors = map[string]error{
+	ipc.CodeNotJoined:        ErrNotJoined,
+	ipc.CodeAlreadyJoined:    ErrAlreadyJoined,
+	ipc.CodeTooLarge:         ErrTooLarge,
+	ipc.CodeFrameTooLarge:    ErrTooLarge,
+	ipc.CodeBadGroup:         ErrBadGroup,
+	ipc.CodeBadLevel:         ErrBadLevel,
+	ipc.CodeBadRequest:       ErrBadRequest,
+	ipc.CodeUnknownRequest:   ErrUnknownRequest,
+	ipc.CodeHelloRequired:    ErrBadRequest,
+	ipc.CodePermissionDenied: ErrPermissionDenied,
+	ipc.CodeBadVersion:       ErrVersion,
+	ipc.CodeSlowConsumer:     ErrSlowConsumer,
+	ipc.CodeShuttingDown:     ErrShuttingDown,
+	ipc.CodeTimeout:          ErrTimeout,
+	ipc.CodeInternal:         ErrInternal,
+}
+
+// Error is an error the daemon reported. It matches (errors.Is) the sentinel of its
+// code; errors.As gives the code and the daemon's message.
+type Error struct {
+	Code    string // the protocol's error code, e.g. "not_joined"
+	Message string // the daemon's explanation
+	Fatal   bool   // the daemon closed the connection after it
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("daemon: %s: %s", e.Code, e.Message) }
+
+// Is reports whether target is the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	s, ok := codeErrors[e.Code]
+	return ok && s == target
+}
+
+func errorOf(f *ipc.ServerFrame) *Error {
+	return &Error{Code: f.Code, Message: f.Message, Fatal: f.Fatal}
+}

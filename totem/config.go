@@ -1,0 +1,73 @@
+package totem
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/totem-gcs/totem/membership"
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+// Config configures a Node.
+type Config struct {
+	// NodeID is this node's id: non-zero, unique in the cluster, stable across restarts.
+	NodeID wire.NodeID
+	// ClusterName separates clusters sharing a network; every node of a cluster uses the
+	// same. Its hash is in every datagram header.
+	ClusterName string
+	// StateDir holds the ring sequence number across restarts. Empty: kept in memory
+	// only (tests); a restarted node then relies on its +1 rule alone.
+	StateDir string
+	// Membership holds the protocol's timers and constants; Membership.Ring.Self is set
+	// from NodeID.
+	Membership membership.Config
+	// MaxMessageSize bounds one application message. Default 1 MiB.
+	MaxMessageSize int
+	// MaxPendingRecords bounds the records accepted but not yet handed to the ring; a
+	// Multicast beyond it blocks (backpressure). Default 1024.
+	MaxPendingRecords int
+	// EventQueue bounds each session's undelivered events; a session that falls this far
+	// behind is closed with ErrSlowConsumer. Default 8192.
+	EventQueue int
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a configuration with Corosync-like timers.
+func DefaultConfig(id wire.NodeID) Config {
+	return Config{
+		NodeID:            id,
+		ClusterName:       "totem",
+		Membership:        membership.DefaultConfig(id),
+		MaxMessageSize:    1 << 20,
+		MaxPendingRecords: 1024,
+		EventQueue:        8192,
+	}
+}
+
+func (c *Config) validate() error {
+	if c.NodeID == 0 {
+		return errors.New("totem: config: NodeID is 0")
+	}
+	c.Membership.Ring.Self = c.NodeID
+	if err := c.Membership.Validate(); err != nil {
+		return err
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = 1 << 20
+	}
+	if c.MaxPendingRecords <= 0 {
+		c.MaxPendingRecords = 1024
+	}
+	if c.EventQueue <= 0 {
+		c.EventQueue = 8192
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ClusterName == "" {
+		return fmt.Errorf("totem: config: empty ClusterName")
+	}
+	return nil
+}

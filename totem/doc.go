@@ -1,0 +1,20 @@
+// Package totem is the node: it drives the pure membership and ordering state machines
+// with a real clock and a multicast.Transport, packs application messages into datagrams
+// and reassembles them, and runs process groups on top of the agreed order.
+//
+// A Node owns one event loop goroutine (Run). Everything that touches protocol state
+// happens on it; sessions (local clients, in-process or over the Unix socket) talk to it
+// through channels. Before it handles a token it drains every datagram already received,
+// so the token meets a store that reflects what has arrived (Totem's flow-control brake).
+//
+// Process groups (as Corosync's CPG or Spread's groups): a session joins named groups,
+// multicasts to a group it has joined, and receives the group's messages and views. Joins,
+// leaves and messages are records ordered through the ring, so every node computes the
+// same views at the same point of the total order. After every regular configuration each
+// node announces its local members (a sync record), which is how groups heal after a
+// merge; members of nodes that left the configuration are removed at the transitional
+// configuration, with the reason "node down".
+//
+// TODO(issue 5): the Unix socket server and client library (totem/ipc, totem/client),
+// totemd and totemctl, and the multi-process tests.
+package totem

@@ -1,0 +1,14 @@
+package totem
+
+import "errors"
+
+// Errors a session's calls return. Callers match them with errors.Is.
+var (
+	ErrClosed        = errors.New("totem: session closed")
+	ErrNodeStopped   = errors.New("totem: node stopped")
+	ErrNotJoined     = errors.New("totem: group not joined")
+	ErrAlreadyJoined = errors.New("totem: group already joined")
+	ErrTooLarge      = errors.New("totem: message too large")
+	ErrBadGroup      = errors.New("totem: bad group name")
+	ErrSlowConsumer  = errors.New("totem: session fell too far behind reading its events")
+)

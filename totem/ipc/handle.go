@@ -1,0 +1,159 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/totem-gcs/totem/totem"
+)
+
+// handle runs one request and returns its reply.
+func (c *conn) handle(ctx context.Context, body []byte) *ServerFrame {
+	var req Request
+	if err := Decode(body, &req); err != nil {
+		return errorFrame(salvageID(body), CodeBadRequest, err.Error())
+	}
+	if req.ID == 0 {
+		return errorFrame(0, CodeBadRequest, "request id must not be 0")
+	}
+	switch req.Type {
+	case TypeJoin:
+		return reply(req.ID, c.sess.Join(ctx, req.Group))
+	case TypeLeave:
+		return reply(req.ID, c.sess.Leave(ctx, req.Group))
+	case TypeMulticast:
+		safe, err := parseLevel(req.Level)
+		if err != nil {
+			return errorFrame(req.ID, CodeBadLevel, err.Error())
+		}
+		return reply(req.ID, c.sess.Multicast(ctx, req.Group, req.Data, safe))
+	case TypeStatus:
+		return statusFrame(req.ID, c.s.n.Status())
+	case TypeGroups:
+		return groupsFrame(req.ID, c.s.n.Status())
+	case TypeMembers:
+		return membersFrame(req.ID, req.Group, c.s.n.Status())
+	case TypeHello:
+		return errorFrame(req.ID, CodeBadRequest, "hello is only the first request")
+	case "":
+		return errorFrame(req.ID, CodeBadRequest, "missing request type")
+	}
+	return errorFrame(req.ID, CodeUnknownRequest, fmt.Sprintf("unknown request type %q", req.Type))
+}
+
+// salvageID finds the id of a request that did not decode, so that its error reply can
+// still be matched; 0 if even that fails.
+func salvageID(body []byte) uint32 {
+	var h struct {
+		ID uint32 `msgpack:"id"`
+	}
+	if Decode(body, &h) != nil {
+		return 0
+	}
+	return h.ID
+}
+
+// parseLevel maps a service level to the node's safe flag; absent means agreed.
+func parseLevel(level string) (safe bool, err error) {
+	switch level {
+	case "", LevelAgreed:
+		return false, nil
+	case LevelSafe:
+		return true, nil
+	case LevelReliable, LevelFIFO, LevelCausal:
+		return false, fmt.Errorf("service level %q is reserved and not offered yet", level)
+	}
+	return false, fmt.Errorf("unknown service level %q", level)
+}
+
+func reply(id uint32, err error) *ServerFrame {
+	if err == nil {
+		return &ServerFrame{Type: TypeOK, ID: id}
+	}
+	return errorFrame(id, codeOf(err), err.Error())
+}
+
+// codeOf maps the node's errors to protocol error codes.
+func codeOf(err error) string {
+	switch {
+	case errors.Is(err, totem.ErrNotJoined):
+		return CodeNotJoined
+	case errors.Is(err, totem.ErrAlreadyJoined):
+		return CodeAlreadyJoined
+	case errors.Is(err, totem.ErrTooLarge):
+		return CodeTooLarge
+	case errors.Is(err, totem.ErrBadGroup):
+		return CodeBadGroup
+	case errors.Is(err, totem.ErrSlowConsumer):
+		return CodeSlowConsumer
+	case errors.Is(err, totem.ErrNodeStopped), errors.Is(err, totem.ErrClosed),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return CodeShuttingDown
+	}
+	return CodeInternal
+}
+
+func statusFrame(id uint32, st totem.Status) *ServerFrame {
+	return &ServerFrame{
+		Type:   TypeStatus,
+		ID:     id,
+		NodeID: st.NodeID,
+		State:  st.State.String(),
+		Ring:   RingID{Rep: st.Ring.Rep, Seq: st.Ring.Seq},
+		Nodes:  slices.Clone(st.Members),
+	}
+}
+
+func groupsFrame(id uint32, st totem.Status) *ServerFrame {
+	f := &ServerFrame{Type: TypeGroups, ID: id, Groups: make([]Group, 0, len(st.Groups))}
+	for _, name := range slices.Sorted(maps.Keys(st.Groups)) {
+		f.Groups = append(f.Groups, Group{Name: name, Members: members(st.Groups[name])})
+	}
+	return f
+}
+
+func membersFrame(id uint32, group string, st totem.Status) *ServerFrame {
+	if group == "" || len(group) > totem.MaxGroupName {
+		return errorFrame(id, CodeBadGroup, fmt.Sprintf("bad group name %q", group))
+	}
+	return &ServerFrame{Type: TypeMembers, ID: id, Group: group, Members: members(st.Groups[group])}
+}
+
+// eventFrame fills f with ev.
+func eventFrame(f *ServerFrame, ev totem.Event) {
+	if v := ev.View; v != nil {
+		*f = ServerFrame{
+			Type: TypeView, Group: ev.Group, Members: members(v.Members),
+			Joined: changes(v.Joined), Left: changes(v.Left),
+		}
+		return
+	}
+	level := LevelAgreed
+	if ev.Safe {
+		level = LevelSafe
+	}
+	*f = ServerFrame{Type: TypeMessage, Group: ev.Group, Sender: member(ev.Sender), Level: level, Data: ev.Data}
+}
+
+func member(m totem.Member) Member {
+	return Member{Node: m.Node, Session: m.Session, PID: m.PID, Name: m.Name}
+}
+
+func members(ms []totem.Member) []Member {
+	out := make([]Member, len(ms))
+	for i, m := range ms {
+		out[i] = member(m)
+	}
+	return out
+}
+
+func changes(cs []totem.Change) []Change {
+	out := make([]Change, len(cs))
+	for i, c := range cs {
+		out[i] = Change{Node: c.Member.Node, Session: c.Member.Session, PID: c.Member.PID, Name: c.Member.Name, Reason: c.Reason.String()}
+	}
+	return out
+}

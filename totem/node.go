@@ -1,0 +1,360 @@
+package totem
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/totem-gcs/totem/membership"
+	"github.com/totem-gcs/totem/multicast"
+	"github.com/totem-gcs/totem/multicast/wire"
+	"github.com/totem-gcs/totem/totem/pack"
+)
+
+// Node is one totem processor: the protocol machines, a transport, the group table and
+// the local sessions.
+type Node struct {
+	cfg     Config
+	tr      multicast.Transport
+	log     *slog.Logger
+	cluster uint32
+
+	m         *membership.Machine
+	packer    *pack.Packer
+	assembler *pack.Assembler
+	groups    *groupTable
+	start     time.Time
+
+	reqs    chan *request
+	stopped chan struct{} // closed when Run returns
+
+	// Owned by the loop.
+	sessions   map[uint32]*Session
+	joined     map[uint32]map[string]bool // session -> groups
+	nextHandle uint32
+	waiting    []*request // multicasts blocked by backpressure, in arrival order
+	unacked    [][]byte   // our records not yet delivered back to us, in order
+	budget     int        // payload bytes per datagram
+	ring       wire.RingID
+	members    []wire.NodeID
+	buf        []byte
+
+	statusMu sync.Mutex
+	status   Status
+
+	runOnce sync.Once
+}
+
+// Status is a snapshot of a node, for operators.
+type Status struct {
+	NodeID  wire.NodeID
+	State   membership.State
+	Ring    wire.RingID
+	Members []wire.NodeID
+	Groups  map[string][]Member
+	Stats   multicast.Stats
+}
+
+type reqKind uint8
+
+const (
+	reqOpen reqKind = iota + 1
+	reqJoin
+	reqLeave
+	reqMcast
+	reqClose
+)
+
+type request struct {
+	kind  reqKind
+	s     *Session
+	group string
+	data  []byte
+	safe  bool
+	reply chan error
+	// open
+	pid    uint32
+	name   string
+	opened chan *Session
+}
+
+// New returns a node that talks through tr. It starts nothing: call Run.
+func New(cfg Config, tr multicast.Transport) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	budget := payloadBudget(tr.MaxPayload())
+	packer, err := pack.NewPacker(budget, cfg.MaxMessageSize+recordOverhead)
+	if err != nil {
+		return nil, fmt.Errorf("totem: transport payload %d too small: %w", tr.MaxPayload(), err)
+	}
+	n := &Node{
+		cfg: cfg, tr: tr, log: cfg.Logger.With("node", cfg.NodeID),
+		cluster:   wire.ClusterHash(cfg.ClusterName),
+		packer:    packer,
+		assembler: pack.NewAssembler(cfg.MaxMessageSize + recordOverhead),
+		groups:    newGroupTable(),
+		reqs:      make(chan *request),
+		stopped:   make(chan struct{}),
+		sessions:  make(map[uint32]*Session),
+		joined:    make(map[uint32]map[string]bool),
+		budget:    budget,
+	}
+	return n, nil
+}
+
+// recordOverhead bounds what a record adds to an application message (kind, names, ids).
+const recordOverhead = 2*MaxGroupName + 64
+
+// payloadBudget is what is left of a datagram for packed records once the worst-case
+// headers are paid: the wire header and a recovery copy's two message headers, each with
+// every number at its widest.
+func payloadBudget(maxDatagram int) int {
+	widest := wire.RingID{Rep: ^wire.NodeID(0), Seq: ^uint64(0)}
+	inner := &wire.Mcast{Ring: widest, Seq: ^wire.Seq(0), Origin: ^wire.NodeID(0), Guarantee: wire.Safe, Payload: []byte{}}
+	outer := &wire.Mcast{Ring: widest, Seq: ^wire.Seq(0), Origin: ^wire.NodeID(0), Guarantee: wire.Safe, Recovered: inner}
+	b, err := wire.Append(nil, 0, 1, outer)
+	if err != nil {
+		panic(err)
+	}
+	const binHeaderGrowth = 2 * 4 // two payload length headers growing from bin8 to bin32
+	return maxDatagram - len(b) - binHeaderGrowth
+}
+
+// Open starts a local session for a client with the given process id and name.
+func (n *Node) Open(ctx context.Context, pid uint32, name string) (*Session, error) {
+	if len(name) > MaxClientName {
+		return nil, fmt.Errorf("totem: client name longer than %d bytes", MaxClientName)
+	}
+	r := &request{kind: reqOpen, pid: pid, name: name, opened: make(chan *Session, 1)}
+	select {
+	case n.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-n.stopped:
+		return nil, ErrNodeStopped
+	}
+	select {
+	case s := <-r.opened:
+		return s, nil
+	case <-n.stopped:
+		return nil, ErrNodeStopped
+	}
+}
+
+// Status returns a snapshot (safe to call from any goroutine).
+func (n *Node) Status() Status {
+	n.statusMu.Lock()
+	defer n.statusMu.Unlock()
+	st := n.status
+	st.Members = slices.Clone(st.Members)
+	st.Stats = n.tr.Stats()
+	return st
+}
+
+// Stopped is closed once Run has returned.
+func (n *Node) Stopped() <-chan struct{} { return n.stopped }
+
+// now is the monotonic time since Run started: the protocol's clock.
+func (n *Node) now() time.Duration { return time.Since(n.start) }
+
+// Run runs the node until ctx is canceled; then it announces a graceful leave, ends
+// every session and returns. It may be called once.
+func (n *Node) Run(ctx context.Context) error {
+	err := errors.New("totem: Run called twice")
+	n.runOnce.Do(func() { err = n.run(ctx) })
+	return err
+}
+
+func (n *Node) run(ctx context.Context) error {
+	defer close(n.stopped)
+	n.start = time.Now()
+	stored, err := loadRingSeq(n.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	n.m, err = membership.New(n.cfg.Membership, stored, 0)
+	if err != nil {
+		return err
+	}
+	n.log.Info("starting", "cluster", n.cfg.ClusterName, "ring_seq", stored)
+	if err := n.flush(); err != nil {
+		return err
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		n.arm(timer)
+		select {
+		case <-ctx.Done():
+			n.shutdown()
+			return nil
+		case p, ok := <-n.tr.Packets():
+			if !ok {
+				n.shutdown()
+				return errors.New("totem: transport closed")
+			}
+			n.receive(p)
+		case r := <-n.reqs:
+			n.handle(r)
+		case <-timer.C:
+			n.m.Tick(n.now())
+		}
+		if err := n.flush(); err != nil {
+			n.shutdown()
+			return err
+		}
+	}
+}
+
+// arm sets the timer to the machine's next deadline.
+func (n *Node) arm(t *time.Timer) {
+	d := time.Hour
+	if dl := n.m.Deadline(); dl != 0 {
+		d = max(0, dl-n.now())
+	}
+	t.Reset(d)
+}
+
+// receive handles one datagram and every other already waiting: messages first, tokens
+// last, so that a token meets a store that reflects what has arrived.
+func (n *Node) receive(first multicast.Packet) {
+	batch := []multicast.Packet{first}
+	for len(batch) < 1024 {
+		select {
+		case p, ok := <-n.tr.Packets():
+			if !ok {
+				goto step
+			}
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		break
+	}
+step:
+	var tokens []stepped
+	now := n.now()
+	for _, p := range batch {
+		h, pkt, err := wire.Decode(p.Data, n.cluster)
+		if err != nil {
+			n.log.Debug("drop undecodable datagram", "from", p.From, "err", err)
+			continue
+		}
+		if h.Kind == wire.KindToken || h.Kind == wire.KindCommitToken {
+			tokens = append(tokens, stepped{h.Sender, pkt})
+			continue
+		}
+		n.m.Step(now, h.Sender, pkt)
+	}
+	for _, t := range tokens {
+		n.m.Step(now, t.from, t.p)
+	}
+}
+
+type stepped struct {
+	from wire.NodeID
+	p    wire.Packet
+}
+
+// flush acts on the machine's outputs until there are none: persist, send, deliver.
+func (n *Node) flush() error {
+	for range 64 {
+		n.feed()
+		rd := n.m.Ready()
+		if rd.RingSeq != 0 {
+			if err := storeRingSeq(n.cfg.StateDir, rd.RingSeq); err != nil {
+				return err
+			}
+		}
+		for _, tr := range rd.Transitions {
+			n.log.Info("membership", "from", tr.From, "to", tr.To, "ring", tr.Ring, "reason", tr.Reason)
+		}
+		for _, p := range rd.Multicast {
+			n.send(0, p)
+		}
+		for _, u := range rd.Unicast {
+			n.send(u.To, u.Packet)
+		}
+		for _, ev := range rd.Events {
+			n.deliver(ev)
+		}
+		n.publishStatus()
+		if len(rd.Multicast)+len(rd.Unicast)+len(rd.Events) == 0 && rd.RingSeq == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (n *Node) send(to wire.NodeID, p wire.Packet) {
+	var err error
+	n.buf, err = wire.Append(n.buf[:0], n.cluster, n.cfg.NodeID, p)
+	if err != nil {
+		n.log.Error("encode", "kind", p.Kind(), "err", err)
+		return
+	}
+	if to == 0 {
+		err = n.tr.Multicast(n.buf)
+	} else if to == n.cfg.NodeID {
+		return
+	} else {
+		err = n.tr.Unicast(to, n.buf)
+	}
+	if err != nil && !errors.Is(err, multicast.ErrUnknownNode) {
+		n.log.Warn("send", "to", to, "kind", p.Kind(), "err", err)
+	}
+}
+
+// feed hands packed payloads to the machine while it has room, then unblocks waiting
+// multicasts while the packer has room.
+func (n *Node) feed() {
+	now := n.now()
+	for n.m.QueueSpace() > 0 {
+		p, ok := n.packer.Next()
+		if !ok {
+			break
+		}
+		if err := n.m.Submit(now, p, wire.Agreed); err != nil {
+			n.log.Error("submit", "err", err)
+			break
+		}
+	}
+	for len(n.waiting) > 0 && n.packer.Pending() < n.cfg.MaxPendingRecords {
+		r := n.waiting[0]
+		n.waiting = n.waiting[1:]
+		r.reply <- n.enqueue(r)
+	}
+}
+
+func (n *Node) publishStatus() {
+	st := n.m.Status()
+	n.statusMu.Lock()
+	n.status.NodeID, n.status.State, n.status.Ring, n.status.Members = n.cfg.NodeID, st.State, st.Ring, st.Members
+	groups := make(map[string][]Member, len(n.groups.groups))
+	for g, ms := range n.groups.groups {
+		groups[g] = slices.Clone(ms)
+	}
+	n.status.Groups = groups
+	n.statusMu.Unlock()
+}
+
+// shutdown announces a graceful leave and ends every session.
+func (n *Node) shutdown() {
+	n.m.Leave(n.now())
+	rd := n.m.Ready()
+	for _, p := range rd.Multicast {
+		n.send(0, p)
+	}
+	for _, s := range n.sessions {
+		s.end(ErrNodeStopped)
+	}
+	for _, r := range n.waiting {
+		r.reply <- ErrNodeStopped
+	}
+	n.log.Info("stopped")
+}

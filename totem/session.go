@@ -1,0 +1,132 @@
+package totem
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// Event is what a session receives: a message of a group it joined, or a view change of
+// such a group, in the group's agreed order.
+type Event struct {
+	Group  string
+	View   *View  // non-nil for a view change
+	Sender Member // message: who sent it
+	Safe   bool   // message: delivered with safe guarantee
+	Data   []byte // message: the payload (owned by the receiver)
+}
+
+// Session is a local client of the node: an in-process user, or one Unix socket
+// connection of the daemon. Its methods are safe for concurrent use.
+type Session struct {
+	n      *Node
+	handle uint32
+	pid    uint32
+	name   string
+	events chan Event
+
+	closeOnce sync.Once
+	done      chan struct{}
+	mu        sync.Mutex
+	err       error
+}
+
+// Handle is the session's id on its node; with the node id it identifies a group member.
+func (s *Session) Handle() uint32 { return s.handle }
+
+// Events returns the session's event stream. It is closed when the session closes; Err
+// then says why.
+func (s *Session) Events() <-chan Event { return s.events }
+
+// Err returns why the session closed (nil while open).
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Join joins group. It returns once the join is queued for ordering; the view that shows
+// the session as a member arrives on Events.
+func (s *Session) Join(ctx context.Context, group string) error {
+	if err := checkGroup(group); err != nil {
+		return err
+	}
+	return s.call(ctx, &request{kind: reqJoin, group: group})
+}
+
+// Leave leaves group.
+func (s *Session) Leave(ctx context.Context, group string) error {
+	return s.call(ctx, &request{kind: reqLeave, group: group})
+}
+
+// Multicast sends data to every member of group, which the session must have joined.
+// With safe, every member receives it only once every node holds it. It blocks while
+// the node's send queue is full (backpressure) and honours ctx; a call canceled while
+// blocked may still have been sent.
+func (s *Session) Multicast(ctx context.Context, group string, data []byte, safe bool) error {
+	if len(data) > s.n.cfg.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(data), s.n.cfg.MaxMessageSize)
+	}
+	return s.call(ctx, &request{kind: reqMcast, group: group, data: data, safe: safe})
+}
+
+// Close leaves every group (members see the reason "disconnect") and ends the session.
+func (s *Session) Close() error {
+	select {
+	case s.n.reqs <- &request{kind: reqClose, s: s, reply: make(chan error, 1)}:
+	case <-s.n.stopped:
+	case <-s.done:
+	}
+	<-s.done
+	return nil
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+func (s *Session) call(ctx context.Context, r *request) error {
+	r.s = s
+	r.reply = make(chan error, 1)
+	select {
+	case s.n.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return s.closedErr()
+	case <-s.n.stopped:
+		return ErrNodeStopped
+	}
+	select {
+	case err := <-r.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return s.closedErr()
+	}
+}
+
+func (s *Session) closedErr() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
+// end closes the session with a reason; run on the node's loop.
+func (s *Session) end(err error) {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		close(s.events)
+		close(s.done)
+	})
+}
+
+func checkGroup(g string) error {
+	if g == "" || len(g) > MaxGroupName {
+		return fmt.Errorf("%w: %q (1..%d bytes)", ErrBadGroup, g, MaxGroupName)
+	}
+	return nil
+}
