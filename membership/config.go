@@ -37,6 +37,19 @@ func DefaultConfig(self wire.NodeID) Config {
 	}
 }
 
+// SetTokenTimeout sets the token loss timeout and derives the timers that depend on it
+// as Corosync does: token retransmit = token / 4.2 (four retransmissions before loss),
+// hold = 0.8 x retransmit (never longer than the retransmit), consensus = 1.2 x token.
+func (c *Config) SetTokenTimeout(token time.Duration) {
+	c.Ring.TokenTimeout = token
+	c.Ring.TokenRetransmit = token * 10 / 42
+	c.Ring.Hold = c.Ring.TokenRetransmit * 8 / 10
+	c.Consensus = token * 6 / 5
+	if c.Consensus < c.Join {
+		c.Consensus = c.Join
+	}
+}
+
 // Validate reports the first inconsistency in c.
 func (c Config) Validate() error {
 	if err := c.Ring.Validate(); err != nil {

@@ -31,6 +31,8 @@ func (s State) String() string {
 		return "operational"
 	case Left:
 		return "left"
+	case 0:
+		return "init"
 	}
 	return fmt.Sprintf("state(%d)", uint8(s))
 }

@@ -363,6 +363,9 @@ func (m *Machine) Tick(now time.Duration) {
 		} else if now >= m.joinAt {
 			m.sendJoin()
 			m.joinAt = now + m.cfg.Join
+			// Alone (nobody answered a join interval): form a ring by ourselves now
+			// rather than at the consensus timeout.
+			m.checkConsensus(now)
 		}
 	case Commit, Recovery:
 		if m.state == Commit && now >= m.commitLossAt {
