@@ -118,7 +118,9 @@ func (m *Machine) Submit(now time.Duration, payload []byte, g wire.Guarantee) er
 		return ErrLeft
 	}
 	if m.state == Operational && len(m.pending) == 0 {
-		return m.cur.Submit(now, payload, g)
+		err := m.cur.Submit(now, payload, g)
+		m.drain(now) // a held token may have been released: its outputs are ready now
+		return err
 	}
 	queued := len(m.pending)
 	if m.state == Operational {
@@ -129,6 +131,7 @@ func (m *Machine) Submit(now time.Duration, payload []byte, g wire.Guarantee) er
 	}
 	m.pending = append(m.pending, ring.Pending{Payload: payload, Guarantee: g})
 	m.feed(now)
+	m.drain(now)
 	return nil
 }
 
@@ -141,6 +144,7 @@ func (m *Machine) SubmitFirst(now time.Duration, payload []byte, g wire.Guarante
 		return ErrLeft
 	case Operational:
 		m.cur.SubmitFirst(now, payload, g)
+		m.drain(now)
 	default:
 		m.pending = slices.Insert(m.pending, 0, ring.Pending{Payload: payload, Guarantee: g})
 	}

@@ -357,11 +357,12 @@ func (r *Ring) StepHoldCancel(now time.Duration) {
 
 // maybeCancelHold asks for the token when we have data and believe the ring is idle.
 func (r *Ring) maybeCancelHold(now time.Duration) {
-	if r.cfg.Hold == 0 {
+	if r.held != nil {
+		// A one-member ring holds its token whenever it is idle, whatever Hold says.
+		r.releaseHold(now)
 		return
 	}
-	if r.held != nil {
-		r.releaseHold(now)
+	if r.cfg.Hold == 0 {
 		return
 	}
 	if r.unchangedVisits >= r.cfg.IdleVisits && !r.holdCancelSent && len(r.members) > 1 {

@@ -28,7 +28,8 @@ type Config struct {
 	// Multicast beyond it blocks (backpressure). Default 1024.
 	MaxPendingRecords int
 	// EventQueue bounds each session's undelivered events; a session that falls this far
-	// behind is closed with ErrSlowConsumer. Default 8192.
+	// behind is closed with ErrSlowConsumer. One token rotation can deliver a window of
+	// datagrams packed with tiny messages at once, so the default is generous: 65536.
 	EventQueue int
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
@@ -42,7 +43,7 @@ func DefaultConfig(id wire.NodeID) Config {
 		Membership:        membership.DefaultConfig(id),
 		MaxMessageSize:    1 << 20,
 		MaxPendingRecords: 1024,
-		EventQueue:        8192,
+		EventQueue:        65536,
 	}
 }
 
@@ -61,7 +62,7 @@ func (c *Config) validate() error {
 		c.MaxPendingRecords = 1024
 	}
 	if c.EventQueue <= 0 {
-		c.EventQueue = 8192
+		c.EventQueue = 65536
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -146,7 +146,8 @@ func (n *Node) Open(ctx context.Context, pid uint32, name string) (*Session, err
 	}
 }
 
-// Status returns a snapshot (safe to call from any goroutine).
+// Status returns a snapshot (safe to call from any goroutine). Its Groups map is shared
+// by every caller of the same snapshot: read it, do not modify it.
 func (n *Node) Status() Status {
 	n.statusMu.Lock()
 	defer n.statusMu.Unlock()
@@ -155,6 +156,9 @@ func (n *Node) Status() Status {
 	st.Stats = n.tr.Stats()
 	return st
 }
+
+// MaxMessageSize is the largest application message the node accepts.
+func (n *Node) MaxMessageSize() int { return n.cfg.MaxMessageSize }
 
 // Stopped is closed once Run has returned.
 func (n *Node) Stopped() <-chan struct{} { return n.stopped }

@@ -51,8 +51,14 @@ type options struct {
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithEventBuffer sets how many events the client holds for the program beyond what the
-// daemon queues (default 256).
-func WithEventBuffer(n int) Option { return func(o *options) { o.events = max(n, 0) } }
+// daemon queues (default 1024, at least 64). Replies travel on the same connection behind
+// events: a program must keep reading Events, or once the buffer is full its calls wait
+// and the daemon eventually disconnects it as a slow consumer.
+func WithEventBuffer(n int) Option { return func(o *options) { o.events = max(n, minEventBuffer) } }
+
+// minEventBuffer leaves room for the views and messages a program's own calls cause
+// (its join's view, its own messages) while it waits for their replies.
+const minEventBuffer = 64
 
 // handshakeLimit bounds the first frame, read before the daemon announces its limit.
 const handshakeLimit = 64 << 10
@@ -60,7 +66,7 @@ const handshakeLimit = 64 << 10
 // Dial connects to the daemon's socket at path and performs the handshake. ctx bounds
 // both; once Dial returns, it no longer matters.
 func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
-	o := options{name: filepath.Base(os.Args[0]), events: 256}
+	o := options{name: filepath.Base(os.Args[0]), events: 1024}
 	for _, opt := range opts {
 		opt(&o)
 	}

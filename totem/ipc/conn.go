@@ -18,11 +18,22 @@ const (
 	// batchBytes is how much the writer gathers before one write to the socket.
 	batchBytes = 64 << 10
 	// pollInterval is how often a writer blocked on a client that does not read checks
-	// whether its session has ended (then it gives the client CloseTimeout more).
+	// whether its session has ended (then it gives the client CloseTimeout more), and
+	// how often a reader held back by backpressure checks that its client is still there.
 	pollInterval = 200 * time.Millisecond
 )
 
-// conn is one client connection after its handshake.
+// conn is one client connection after its handshake. It has three goroutines:
+//
+//   - the reader reads and decodes requests and hands them to the handler one at a
+//     time. While the handler is busy it holds at most one decoded request, so a
+//     client whose multicast the node holds back is not read any further; but it
+//     notices when the client goes away (by reading EOF, or by polling the socket for
+//     a hangup while it holds a request), which cancels the held-back request and
+//     closes the session, so that the other members see it leave.
+//   - the handler runs each request against the session, in order, and hands the
+//     reply to the writer.
+//   - the writer (writeLoop).
 type conn struct {
 	s    *server
 	uc   *net.UnixConn
@@ -30,35 +41,97 @@ type conn struct {
 	sess *totem.Session
 	log  *slog.Logger
 
-	// out carries replies from the reader to the writer. Unbuffered: once the reader
+	// out carries replies from the handler to the writer. Unbuffered: once the handler
 	// has handed a frame over, the writer writes it before it can notice that the
-	// session the reader then closes has ended.
-	out        chan *ServerFrame
-	writerDone chan struct{} // closed when the writer has returned
+	// session the handler then closes has ended.
+	out         chan *ServerFrame
+	writerDone  chan struct{} // closed when the writer has returned
+	handlerDone chan struct{} // closed when the handler has returned
 }
 
-// run serves requests until the client goes, the session ends or ctx is done.
+// item is what the reader hands the handler: a request, or a reply already decided
+// (a decoding error, or the fatal error that ends the connection).
+type item struct {
+	req   *Request
+	reply *ServerFrame
+}
+
+// run serves the connection until the client goes, the session ends or ctx is done.
 func (c *conn) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	items := make(chan item)
 	var wg sync.WaitGroup
-	wg.Go(func() { c.writeLoop() })
-	c.readLoop(ctx)
-	c.sess.Close()
+	wg.Go(func() { c.writeLoop(ctx) })
+	wg.Go(func() { c.handleLoop(ctx, items) })
+	c.readLoop(ctx, cancel, items)
 	wg.Wait()
 }
 
-// readLoop reads and handles one request at a time. It ends on a read error: the client
-// left, the writer closed the socket, a framing error, or the shutdown hook's deadline.
-func (c *conn) readLoop(ctx context.Context) {
+// readLoop reads requests until a read error: the client left, the writer closed the
+// socket, a framing error, or the shutdown hook's deadline. Then it cancels whatever
+// request is still running (nobody waits for it) and, when there is a reason to give,
+// queues it behind that request's reply.
+func (c *conn) readLoop(ctx context.Context, cancel context.CancelFunc, items chan<- item) {
+	defer close(items)
 	for {
 		body, err := c.fr.Next()
 		if err != nil {
-			if f := c.s.readError(ctx, err); f != nil {
+			f := c.s.readError(ctx, err)
+			cancel()
+			if f != nil {
 				c.log.Debug("closing connection", "code", f.Code, "err", err)
-				c.send(f)
+				c.queue(items, item{reply: f}, cancel)
 			}
 			return
 		}
-		if !c.send(c.handle(ctx, body)) {
+		if !c.queue(items, decodeRequest(body), cancel) {
+			return
+		}
+	}
+}
+
+// queue hands an item to the handler; false if the handler has gone, or if the client
+// went away while the handler was busy (then the running request is canceled).
+func (c *conn) queue(items chan<- item, it item, cancel context.CancelFunc) bool {
+	select {
+	case items <- it:
+		return true
+	case <-c.handlerDone:
+		return false
+	default:
+	}
+	// The handler is busy, probably held back by backpressure: wait, but look at the
+	// socket now and then, since a client that has gone is not read from meanwhile.
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case items <- it:
+			return true
+		case <-c.handlerDone:
+			return false
+		case <-tick.C:
+			if peerGone(c.uc) {
+				c.log.Debug("client gone while held back")
+				cancel()
+				return false
+			}
+		}
+	}
+}
+
+// handleLoop runs requests in order until the reader stops or the writer goes, then
+// closes the session, which ends the writer.
+func (c *conn) handleLoop(ctx context.Context, items <-chan item) {
+	defer close(c.handlerDone)
+	defer c.sess.Close()
+	for it := range items {
+		f := it.reply
+		if f == nil {
+			f = c.handle(ctx, it.req)
+		}
+		if !c.send(f) {
 			return
 		}
 	}
@@ -76,21 +149,22 @@ func (c *conn) send(f *ServerFrame) bool {
 
 // writeLoop is the only writer of the socket. It ends when the session ends (having
 // told the client why, when the node ended it) or a write fails; it then closes the
-// socket, which ends the reader.
-func (c *conn) writeLoop() {
+// socket, which ends the reader. ctx only bounds how long it waits for a client that
+// does not read once the server is stopping.
+func (c *conn) writeLoop(ctx context.Context) {
 	defer close(c.writerDone)
 	defer c.uc.Close()
 	w := &frameWriter{max: c.s.maxFrame, log: c.log}
 	for {
 		select {
 		case <-c.sess.Done(): // first: a cut client gets its reason, not stale events
-			c.finish(w)
+			c.finish(ctx, w)
 			return
 		default:
 		}
 		select {
 		case <-c.sess.Done():
-			c.finish(w)
+			c.finish(ctx, w)
 			return
 		case f := <-c.out:
 			w.add(f)
@@ -100,7 +174,7 @@ func (c *conn) writeLoop() {
 			}
 		}
 		c.gather(w)
-		if err := c.flush(w, false); err != nil {
+		if err := c.flush(ctx, w, false); err != nil {
 			c.log.Debug("write failed", "err", err)
 			return
 		}
@@ -127,7 +201,7 @@ func (c *conn) gather(w *frameWriter) {
 }
 
 // finish tells the client why the node ended its session, if the node did.
-func (c *conn) finish(w *frameWriter) {
+func (c *conn) finish(ctx context.Context, w *frameWriter) {
 	var f *ServerFrame
 	switch err := c.sess.Err(); {
 	case errors.Is(err, totem.ErrSlowConsumer):
@@ -139,15 +213,15 @@ func (c *conn) finish(w *frameWriter) {
 	}
 	c.log.Debug("session ended by the node", "code", f.Code)
 	w.add(f)
-	if err := c.flush(w, true); err != nil {
+	if err := c.flush(ctx, w, true); err != nil {
 		c.log.Debug("could not tell client why it is disconnected", "code", f.Code, "err", err)
 	}
 }
 
 // flush writes the batch. A client that does not read blocks it; every pollInterval it
-// checks whether the session has ended, and from then on (or from the start, when
-// closing) allows CloseTimeout before it gives up.
-func (c *conn) flush(w *frameWriter, closing bool) error {
+// checks whether the session has ended or the server is stopping, and from then on (or
+// from the start, when closing) allows CloseTimeout before it gives up.
+func (c *conn) flush(ctx context.Context, w *frameWriter, closing bool) error {
 	b := w.buf
 	defer w.reset()
 	var final time.Time
@@ -166,16 +240,18 @@ func (c *conn) flush(w *frameWriter, closing bool) error {
 		case err == nil:
 		case !errors.Is(err, errDeadline) || !final.IsZero():
 			return err
-		case c.ended():
+		case c.ended(ctx):
 			final = time.Now().Add(c.s.opts.CloseTimeout)
 		}
 	}
 	return nil
 }
 
-func (c *conn) ended() bool {
+func (c *conn) ended(ctx context.Context) bool {
 	select {
 	case <-c.sess.Done():
+		return true
+	case <-ctx.Done():
 		return true
 	default:
 		return false

@@ -10,15 +10,20 @@ import (
 	"github.com/totem-gcs/totem/totem"
 )
 
-// handle runs one request and returns its reply.
-func (c *conn) handle(ctx context.Context, body []byte) *ServerFrame {
-	var req Request
-	if err := Decode(body, &req); err != nil {
-		return errorFrame(salvageID(body), CodeBadRequest, err.Error())
+// decodeRequest decodes a frame body; what cannot be a request gets its error reply.
+func decodeRequest(body []byte) item {
+	req := new(Request)
+	if err := Decode(body, req); err != nil {
+		return item{reply: errorFrame(salvageID(body), CodeBadRequest, err.Error())}
 	}
 	if req.ID == 0 {
-		return errorFrame(0, CodeBadRequest, "request id must not be 0")
+		return item{reply: errorFrame(0, CodeBadRequest, "request id must not be 0")}
 	}
+	return item{req: req}
+}
+
+// handle runs one request and returns its reply.
+func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
 	switch req.Type {
 	case TypeJoin:
 		return reply(req.ID, c.sess.Join(ctx, req.Group))

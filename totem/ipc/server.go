@@ -62,10 +62,10 @@ type server struct {
 // client is then told why (shutting_down) and disconnected; Serve returns once every
 // goroutine it started has exited, and it closes ln.
 //
-// Each connection has a reader, which handles one request at a time (a multicast that
-// the node holds back under backpressure holds back that client's next request, and no
-// one else's), and a writer, which owns the socket's write side and interleaves replies
-// with the session's events.
+// Each connection handles one request at a time: a multicast that the node holds back
+// under backpressure holds back that client's next requests, and no one else's. A
+// writer owns the socket's write side and interleaves replies with the session's
+// events (see conn).
 func Serve(ctx context.Context, ln *net.UnixListener, n *totem.Node, opts ServerOptions) error {
 	o := opts.withDefaults()
 	s := &server{n: n, opts: o, log: o.Logger, maxFrame: FrameLimit(o.MaxMessageSize)}
@@ -145,7 +145,7 @@ func (s *server) serveConn(ctx context.Context, uc *net.UnixConn) {
 	log.Debug("client connected")
 	c := &conn{
 		s: s, uc: uc, fr: fr, sess: sess, log: log,
-		out: make(chan *ServerFrame), writerDone: make(chan struct{}),
+		out: make(chan *ServerFrame), writerDone: make(chan struct{}), handlerDone: make(chan struct{}),
 	}
 	c.run(ctx)
 	log.Debug("client disconnected", "err", sess.Err())

@@ -29,6 +29,8 @@ type Daemon struct {
 	served    chan error // Serve's result, buffered
 	serveOnce sync.Once
 	serveErr  error
+	stopNode  context.CancelFunc
+	nodeDone  chan struct{}
 }
 
 // Options tunes a Daemon.
@@ -52,6 +54,16 @@ func FastConfig() totem.Config {
 	return cfg
 }
 
+// StalledRing is an Options.Config that keeps the node gathering for an hour: no ring
+// forms, so nothing it accepts is ever sent, and its small queues (4 datagrams, 4
+// records) fill after a few messages. It is how tests meet backpressure on demand.
+func StalledRing(c *totem.Config) {
+	c.Membership.Join = time.Hour
+	c.Membership.Consensus = time.Hour
+	c.Membership.Ring.SendQueueMax = 4
+	c.MaxPendingRecords = 4
+}
+
 // Start runs a daemon until the test ends.
 func Start(t testing.TB, o Options) *Daemon {
 	t.Helper()
@@ -67,7 +79,7 @@ func Start(t testing.TB, o Options) *Daemon {
 	if err != nil {
 		t.Fatalf("totem.New: %v", err)
 	}
-	d := &Daemon{Node: node, Socket: SocketPath(t), Config: cfg, served: make(chan error, 1)}
+	d := &Daemon{Node: node, Socket: SocketPath(t), Config: cfg, served: make(chan error, 1), nodeDone: make(chan struct{})}
 	ln, err := ipc.Listen(d.Socket, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -79,10 +91,14 @@ func Start(t testing.TB, o Options) *Daemon {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	serveCtx, stopServe := context.WithCancel(ctx)
-	d.stopServe = stopServe
+	nodeCtx, stopNode := context.WithCancel(ctx)
+	d.stopServe, d.stopNode = stopServe, stopNode
 	var wg sync.WaitGroup
 	wg.Go(func() { net.Run(ctx, time.Millisecond) })
-	wg.Go(func() { node.Run(ctx) })
+	wg.Go(func() {
+		defer close(d.nodeDone)
+		node.Run(nodeCtx)
+	})
 	wg.Go(func() { d.served <- ipc.Serve(serveCtx, ln, node, so) })
 	t.Cleanup(func() {
 		cancel()
@@ -95,6 +111,24 @@ func Start(t testing.TB, o Options) *Daemon {
 // The node keeps running.
 func (d *Daemon) StopServing(ctx context.Context) error {
 	d.stopServe()
+	return d.ServeResult(ctx)
+}
+
+// StopNode stops the node (as a daemon's shutdown does, before its server notices)
+// and waits for its Run to return.
+func (d *Daemon) StopNode(ctx context.Context) error {
+	d.stopNode()
+	select {
+	case <-d.nodeDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ServeResult waits for Serve to return by itself (without canceling it) and returns
+// its result.
+func (d *Daemon) ServeResult(ctx context.Context) error {
 	d.serveOnce.Do(func() {
 		select {
 		case d.serveErr = <-d.served:

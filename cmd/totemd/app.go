@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/totem-gcs/totem/multicast"
+	"github.com/totem-gcs/totem/multicast/wire"
+	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/ipc"
+)
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "totemd",
+		Usage: "the totem daemon: a Totem ring member serving process groups over a Unix socket",
+		Description: "With no flags, totemd runs a one-node ring on 127.0.0.1 and prints where its socket is.\n" +
+			"With --peer flags and no --mcast it uses unicast only (udpu); with --mcast, IP multicast.",
+		Flags: []cli.Flag{
+			&cli.UintFlag{Name: "node-id", Value: 1, Usage: "this node's id (1..4294967295, unique in the cluster)"},
+			&cli.StringFlag{Name: "cluster", Value: "totem", Usage: "cluster name (clusters sharing a network ignore each other)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5405", Usage: "this node's unicast address `HOST:PORT`"},
+			&cli.StringFlag{Name: "mcast", Usage: "ring multicast address `GROUP:PORT`"},
+			&cli.StringFlag{Name: "interface", Usage: "interface for multicast (default: the one owning --listen)"},
+			&cli.StringSliceFlag{Name: "peer", Usage: "a member `ID@HOST:PORT` (repeatable)"},
+			&cli.StringFlag{Name: "socket", Usage: "Unix socket `PATH` for clients (default: a per-user runtime location)"},
+			&cli.StringFlag{Name: "state-dir", Usage: "`DIR` keeping the ring sequence number across restarts"},
+			&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, see 'totemd keygen'); without it datagrams are only checksummed"},
+			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout; the other timers follow from it"},
+			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
+			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
+		},
+		Action: run,
+		Commands: []*cli.Command{{
+			Name:      "keygen",
+			Usage:     "write a new random pre-shared key",
+			ArgsUsage: "PATH",
+			Action:    keygen,
+		}},
+	}
+}
+
+func keygen(c *cli.Context) error {
+	path := c.Args().First()
+	if path == "" {
+		return cli.Exit("usage: totemd keygen PATH", 2)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(multicast.GenerateKey()); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote a %d-byte key to %s (mode 0600); copy it to every node\n", multicast.KeySize, path)
+	return nil
+}
+
+// load merges the config file (if any) under the flags.
+func load(c *cli.Context) (*settings, error) {
+	file := map[string][]string{}
+	if path := c.String("config"); path != "" {
+		var err error
+		if file, err = readConfigFile(path); err != nil {
+			return nil, err
+		}
+	}
+	get := func(name string) string {
+		if c.IsSet(name) || len(file[name]) == 0 {
+			return fmt.Sprint(c.Value(name))
+		}
+		return file[name][len(file[name])-1]
+	}
+	s := &settings{cluster: get("cluster"), iface: get("interface"), socket: get("socket"),
+		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"),
+		peers: map[wire.NodeID]netip.AddrPort{}}
+	var id uint64
+	if _, err := fmt.Sscan(get("node-id"), &id); err != nil || id == 0 || id > 1<<32-1 {
+		return nil, fmt.Errorf("--node-id must be 1..4294967295")
+	}
+	s.nodeID = wire.NodeID(id)
+	var err error
+	if s.listen, err = netip.ParseAddrPort(get("listen")); err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	if m := get("mcast"); m != "" {
+		if s.mcast, err = netip.ParseAddrPort(m); err != nil {
+			return nil, fmt.Errorf("--mcast: %w", err)
+		}
+	}
+	peers := c.StringSlice("peer")
+	if !c.IsSet("peer") {
+		peers = file["peer"]
+	}
+	for _, p := range peers {
+		id, addr, err := parsePeer(p)
+		if err != nil {
+			return nil, err
+		}
+		s.peers[id] = addr
+	}
+	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
+		return nil, fmt.Errorf("--token-timeout must be a duration of at least 30ms")
+	}
+	if s.socket == "" {
+		s.socket = defaultSocket()
+	}
+	if s.stateDir == "" {
+		s.stateDir = filepath.Join(filepath.Dir(s.socket), fmt.Sprintf("state-%d", s.nodeID))
+	}
+	return s, nil
+}
+
+func logger(level string, w *os.File) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func run(c *cli.Context) error {
+	s, err := load(c)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	log, err := logger(s.logLevel, os.Stderr)
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	tr, err := transport(s, log)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+
+	cfg := totem.DefaultConfig(s.nodeID)
+	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
+	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
+	node, err := totem.New(cfg, tr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.socket), 0o750); err != nil {
+		return err
+	}
+	ln, err := ipc.Listen(s.socket, 0o660)
+	if err != nil {
+		return err
+	}
+	mode := "udpu"
+	if s.mcast.IsValid() {
+		mode = "multicast " + s.mcast.String()
+	}
+	fmt.Fprintf(c.App.Writer, "totemd: node %d of cluster %q on %s (%s); clients connect to %s\n",
+		s.nodeID, s.cluster, tr.LocalAddr(), mode, s.socket)
+
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	served := make(chan error, 1)
+	opts := ipc.ServerOptions{Logger: log, MaxMessageSize: node.MaxMessageSize()}
+	for _, u := range c.UintSlice("allow-uid") {
+		opts.AllowUIDs = append(opts.AllowUIDs, uint32(u))
+	}
+	for _, g := range c.UintSlice("allow-gid") {
+		opts.AllowGIDs = append(opts.AllowGIDs, uint32(g))
+	}
+	go func() { served <- ipc.Serve(ctx, ln, node, opts) }()
+	runErr := node.Run(ctx)
+	cancel()
+	serveErr := <-served
+	if errors.Is(serveErr, context.Canceled) {
+		serveErr = nil
+	}
+	return errors.Join(runErr, serveErr)
+}
+
+// transport opens the UDP transport the settings describe.
+func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
+	var key []byte
+	if s.keyFile != "" {
+		var err error
+		if key, err = multicast.LoadKeyFile(s.keyFile); err != nil {
+			return nil, err
+		}
+	}
+	sealer, err := multicast.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	peers := s.peers
+	if !s.mcast.IsValid() {
+		// udpu: the member list must include us.
+		if _, ok := peers[s.nodeID]; !ok {
+			peers[s.nodeID] = s.listen
+		}
+	}
+	return multicast.NewUDP(multicast.UDPConfig{
+		NodeID:    s.nodeID,
+		Cluster:   wire.ClusterHash(s.cluster),
+		Listen:    s.listen,
+		Mcast:     s.mcast,
+		Interface: s.iface,
+		TTL:       1,
+		Peers:     peers,
+		Sealer:    sealer,
+		Logger:    log,
+	})
+}

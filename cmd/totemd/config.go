@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/totem-gcs/totem/multicast/wire"
+)
+
+// settings is everything totemd can be told, by flag or by config file.
+type settings struct {
+	nodeID       wire.NodeID
+	cluster      string
+	listen       netip.AddrPort
+	mcast        netip.AddrPort
+	iface        string
+	peers        map[wire.NodeID]netip.AddrPort
+	socket       string
+	stateDir     string
+	keyFile      string
+	tokenTimeout time.Duration
+	logLevel     string
+}
+
+// readConfigFile parses a config file: one "key value" (or "key = value") per line,
+// with the flags' names as keys, "#" comments, and "peer" repeatable. Flags given on the
+// command line win over the file.
+func readConfigFile(path string) (map[string][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	out := make(map[string][]string)
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = strings.TrimSpace(text[:i])
+		}
+		if text == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(text, "=")
+		if !ok {
+			key, value, ok = strings.Cut(text, " ")
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if !ok || key == "" || value == "" {
+			return nil, fmt.Errorf("config %s:%d: want \"key value\", got %q", path, line, text)
+		}
+		if !knownKeys[key] {
+			return nil, fmt.Errorf("config %s:%d: unknown key %q", path, line, key)
+		}
+		out[key] = append(out[key], value)
+	}
+	return out, sc.Err()
+}
+
+var knownKeys = map[string]bool{
+	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
+	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
+}
+
+// parsePeer parses ID@HOST:PORT.
+func parsePeer(s string) (wire.NodeID, netip.AddrPort, error) {
+	idText, addrText, ok := strings.Cut(s, "@")
+	if !ok {
+		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: want ID@HOST:PORT", s)
+	}
+	id, err := strconv.ParseUint(idText, 10, 32)
+	if err != nil || id == 0 {
+		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: node id must be 1..4294967295", s)
+	}
+	addr, err := netip.ParseAddrPort(addrText)
+	if err != nil {
+		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: %w", s, err)
+	}
+	return wire.NodeID(id), addr, nil
+}
+
+// defaultSocket is a per-user runtime location: $XDG_RUNTIME_DIR/totem/totemd.sock, or
+// /tmp/totem-UID/totemd.sock.
+func defaultSocket() string {
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return filepath.Join(dir, "totem", "totemd.sock")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("totem-%d", os.Getuid()), "totemd.sock")
+}

@@ -1,0 +1,197 @@
+package ipc_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/ipc/ipctest"
+)
+
+const testTimeout = 20 * time.Second
+
+// rawClient speaks the protocol frame by frame, to send what a library would not.
+type rawClient struct {
+	t      *testing.T
+	c      *net.UnixConn
+	fr     *ipc.FrameReader
+	nextID uint32
+	events []*ipc.ServerFrame // events read while waiting for a reply
+}
+
+func newTestDaemon(t *testing.T, o ipctest.Options) *ipctest.Daemon {
+	t.Helper()
+	d := ipctest.Start(t, o)
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	if err := d.WaitOperational(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func dialRaw(t *testing.T, path string) *rawClient {
+	t.Helper()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawClient{t: t, c: c, fr: ipc.NewFrameReader(c, 4<<20), nextID: 100}
+}
+
+// helloRaw dials and completes the handshake.
+func helloRaw(t *testing.T, path, name string) *rawClient {
+	t.Helper()
+	r := dialRaw(t, path)
+	r.send(&ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version, Name: name})
+	if f := r.next(); f.Type != ipc.TypeWelcome {
+		t.Fatalf("hello answered with %+v", f)
+	}
+	return r
+}
+
+func (r *rawClient) write(b []byte) {
+	r.t.Helper()
+	if _, err := r.c.Write(b); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+func (r *rawClient) send(req *ipc.Request) {
+	r.t.Helper()
+	b, err := ipc.AppendFrame(nil, req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.write(b)
+}
+
+// frame returns body with its length prefix.
+func frame(body []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+}
+
+func (r *rawClient) read() (*ipc.ServerFrame, error) {
+	r.c.SetReadDeadline(time.Now().Add(testTimeout))
+	body, err := r.fr.Next()
+	if err != nil {
+		return nil, err
+	}
+	f := new(ipc.ServerFrame)
+	return f, ipc.Decode(body, f)
+}
+
+func (r *rawClient) next() *ipc.ServerFrame {
+	r.t.Helper()
+	f, err := r.read()
+	if err != nil {
+		r.t.Fatalf("read: %v", err)
+	}
+	return f
+}
+
+// reply reads until the reply to id. Events read on the way are kept for nextEvent: the
+// node may deliver what a request caused before the server writes the request's reply.
+func (r *rawClient) reply(id uint32) *ipc.ServerFrame {
+	r.t.Helper()
+	for {
+		f := r.next()
+		if f.ID == id || (f.Type == ipc.TypeError && f.Fatal) {
+			return f
+		}
+		if isEvent(f) {
+			r.events = append(r.events, f)
+		}
+	}
+}
+
+func isEvent(f *ipc.ServerFrame) bool {
+	return f.Type == ipc.TypeView || f.Type == ipc.TypeMessage
+}
+
+// nextEvent returns the next event, kept or read.
+func (r *rawClient) nextEvent() *ipc.ServerFrame {
+	r.t.Helper()
+	if len(r.events) > 0 {
+		f := r.events[0]
+		r.events = r.events[1:]
+		return f
+	}
+	return r.next()
+}
+
+// nextNonEvent reads past (and keeps) events to the next reply or error.
+func (r *rawClient) nextNonEvent() *ipc.ServerFrame {
+	r.t.Helper()
+	for {
+		f := r.next()
+		if !isEvent(f) {
+			return f
+		}
+		r.events = append(r.events, f)
+	}
+}
+
+// call sends req with a fresh id and returns its reply.
+func (r *rawClient) call(req ipc.Request) *ipc.ServerFrame {
+	r.t.Helper()
+	r.nextID++
+	req.ID = r.nextID
+	r.send(&req)
+	return r.reply(req.ID)
+}
+
+// expectEOF checks that the server closed the connection, with no more frames.
+func (r *rawClient) expectEOF() {
+	r.t.Helper()
+	f, err := r.read()
+	if err == nil {
+		r.t.Fatalf("got %+v, want the connection closed", f)
+	}
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+		r.t.Fatalf("read: %v, want EOF", err)
+	}
+}
+
+func isReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !op.Timeout()
+}
+
+// checkWorks checks that a well-behaved client still gets replies and its messages.
+func (r *rawClient) checkWorks(group string, payload string) {
+	r.t.Helper()
+	if f := r.call(ipc.Request{Type: ipc.TypeStatus}); f.Type != ipc.TypeStatus || f.NodeID != 1 {
+		r.t.Fatalf("status: %+v", f)
+	}
+	if f := r.call(ipc.Request{Type: ipc.TypeMulticast, Group: group, Data: []byte(payload)}); f.Type != ipc.TypeOK {
+		r.t.Fatalf("multicast: %+v", f)
+	}
+	for {
+		f := r.nextEvent()
+		if f.Type == ipc.TypeMessage && string(f.Data) == payload {
+			return
+		}
+	}
+}
+
+// joinRaw joins group and waits for the view that shows r.
+// The view may arrive before the reply: the node can order and deliver the join before
+// the server has written the reply.
+func (r *rawClient) joinRaw(group string) {
+	r.t.Helper()
+	if f := r.call(ipc.Request{Type: ipc.TypeJoin, Group: group}); f.Type != ipc.TypeOK {
+		r.t.Fatalf("join: %+v", f)
+	}
+	for {
+		if f := r.nextEvent(); f.Type == ipc.TypeView && f.Group == group {
+			return
+		}
+	}
+}
