@@ -38,6 +38,8 @@ func newApp() *cli.App {
 			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout; the other timers follow from it"},
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
+			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
 		},
@@ -117,6 +119,12 @@ func load(c *cli.Context) (*settings, error) {
 	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
 		return nil, fmt.Errorf("--token-timeout must be a duration of at least 30ms")
 	}
+	if _, err := fmt.Sscan(get("max-message-size"), &s.maxMessage); err != nil || s.maxMessage < 1 || s.maxMessage > 64<<20 {
+		return nil, fmt.Errorf("--max-message-size must be 1..67108864")
+	}
+	if _, err := fmt.Sscan(get("event-queue"), &s.eventQueue); err != nil || s.eventQueue < 16 {
+		return nil, fmt.Errorf("--event-queue must be at least 16")
+	}
 	if s.socket == "" {
 		s.socket = defaultSocket()
 	}
@@ -152,6 +160,7 @@ func run(c *cli.Context) error {
 	cfg := totem.DefaultConfig(s.nodeID)
 	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
 	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
+	cfg.MaxMessageSize, cfg.EventQueue = s.maxMessage, s.eventQueue
 	node, err := totem.New(cfg, tr)
 	if err != nil {
 		return err
