@@ -64,10 +64,11 @@ func (n *Node) add(rec *record) error {
 	if err != nil {
 		return err
 	}
-	if err := n.packer.Add(b); err != nil {
+	safe := rec.Kind == recData && rec.Safe
+	if err := n.queue(b, safe); err != nil {
 		return err
 	}
-	n.unacked = append(n.unacked, b)
+	n.unacked = append(n.unacked, unackedRecord{b, safe})
 	return nil
 }
 
@@ -117,7 +118,7 @@ func (n *Node) deliver(ev membership.Event) {
 		}
 		if ev.Msg.Origin == n.cfg.NodeID && rec.Kind != recSync && len(n.unacked) > 0 {
 			// Our own records come back in the order we added them.
-			n.unacked[0] = nil
+			n.unacked[0] = unackedRecord{}
 			n.unacked = n.unacked[1:]
 		}
 		n.dispatch(n.groups.apply(ev.Msg.Origin, rec))
@@ -147,8 +148,9 @@ func (n *Node) configChange(c *membership.Configuration) {
 	n.assembler.Forget(n.cfg.NodeID)
 	n.m.TakePending()
 	n.packer.Reset()
-	for _, b := range n.unacked {
-		if err := n.packer.Add(b); err != nil {
+	n.packedSafe = n.packedSafe[:0]
+	for _, u := range n.unacked {
+		if err := n.queue(u.b, u.safe); err != nil {
 			n.log.Error("re-pack", "err", err)
 		}
 	}
@@ -223,4 +225,43 @@ func (n *Node) dispatch(evs []groupEvent) {
 
 func leftIn(v *View, k memberKey) bool {
 	return slices.ContainsFunc(v.Left, func(c Change) bool { return c.Member.key() == k })
+}
+
+// unackedRecord is a record of ours not yet delivered back to us.
+type unackedRecord struct {
+	b    []byte
+	safe bool
+}
+
+// queue adds a record to the packer and remembers whether it asked for safe delivery, so
+// that the payloads carrying it are submitted as safe.
+func (n *Node) queue(b []byte, safe bool) error {
+	if err := n.packer.Add(b); err != nil {
+		return err
+	}
+	n.packedSafe = append(n.packedSafe, safe)
+	return nil
+}
+
+// nextPayload takes the packer's next payload and its guarantee: safe if any record it
+// carries (or starts) asked for safe delivery. Agreed records packed with a safe one wait
+// for it, which the total order requires anyway.
+func (n *Node) nextPayload() ([]byte, wire.Guarantee, bool) {
+	before := n.packer.Pending()
+	p, ok := n.packer.Next()
+	if !ok {
+		return nil, wire.Agreed, false
+	}
+	done := before - n.packer.Pending()
+	g := wire.Agreed
+	for _, safe := range n.packedSafe[:done] {
+		if safe {
+			g = wire.Safe
+		}
+	}
+	n.packedSafe = n.packedSafe[done:]
+	if len(n.packedSafe) > 0 && n.packedSafe[0] {
+		g = wire.Safe // the payload may carry the start or a fragment of a safe record
+	}
+	return p, g, true
 }

@@ -36,9 +36,10 @@ type Node struct {
 	sessions   map[uint32]*Session
 	joined     map[uint32]map[string]bool // session -> groups
 	nextHandle uint32
-	waiting    []*request // multicasts blocked by backpressure, in arrival order
-	unacked    [][]byte   // our records not yet delivered back to us, in order
-	budget     int        // payload bytes per datagram
+	waiting    []*request      // multicasts blocked by backpressure, in arrival order
+	unacked    []unackedRecord // our records not yet delivered back to us, in order
+	packedSafe []bool          // for each record in the packer: asked for safe delivery
+	budget     int             // payload bytes per datagram
 	ring       wire.RingID
 	members    []wire.NodeID
 	buf        []byte
@@ -319,11 +320,11 @@ func (n *Node) send(to wire.NodeID, p wire.Packet) {
 func (n *Node) feed() {
 	now := n.now()
 	for n.m.QueueSpace() > 0 {
-		p, ok := n.packer.Next()
+		p, g, ok := n.nextPayload()
 		if !ok {
 			break
 		}
-		if err := n.m.Submit(now, p, wire.Agreed); err != nil {
+		if err := n.m.Submit(now, p, g); err != nil {
 			n.log.Error("submit", "err", err)
 			break
 		}

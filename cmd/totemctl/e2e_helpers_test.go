@@ -1,0 +1,501 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The helpers here run real totemd and totemctl processes on 127.0.0.1 (udpu: unicast to
+// each peer, never multicast). Every process is killed in the test's cleanup, and every
+// wait is bounded.
+
+const (
+	// tokenTimeout is the daemons' token loss timeout; consensus follows at 1.2x.
+	tokenTimeout = 300 * time.Millisecond
+	// ringTimeout bounds the wait for a ring to form (or re-form).
+	ringTimeout = 15 * time.Second
+	// ctlTimeout bounds one short totemctl command.
+	ctlTimeout = 15 * time.Second
+	// logTail is how much of each daemon's log a failing test prints.
+	logTail = 32 << 10
+)
+
+var (
+	binDir  string // where TestMain built totemd and totemctl
+	skipWhy string // why the multi-process tests cannot run here, if they cannot
+)
+
+// buildBinaries builds totemd and totemctl into dir with the go command that runs the
+// tests. With TOTEM_E2E_RACE=1 they are built with the race detector (slower; a daemon
+// that reports a race fails the test that ran it).
+func buildBinaries(dir string) error {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if os.Getenv("TOTEM_E2E_RACE") == "1" {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/cmd/totemctl")
+	out, err := exec.Command(goCmd, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func needBinaries(t *testing.T) {
+	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
+}
+
+// testCluster is N totemd processes forming one ring over UDP unicast on 127.0.0.1.
+type testCluster struct {
+	t     *testing.T
+	name  string // the cluster name: unique per test, so that stray datagrams are ignored
+	nodes []*testDaemon
+}
+
+// testDaemon is one totemd; it can be killed and started again with the same identity.
+type testDaemon struct {
+	id       int
+	addr     string
+	socket   string
+	stateDir string
+	logPath  string
+
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the current process has been waited for
+}
+
+// newTestCluster starts n daemons and waits until they form one ring.
+func newTestCluster(t *testing.T, n int) *testCluster {
+	t.Helper()
+	needBinaries(t)
+	dir := shortTempDir(t)
+	ports := freeUDPPorts(t, n)
+	c := &testCluster{t: t, name: fmt.Sprintf("e2e-%s-%d-%d", t.Name(), os.Getpid(), time.Now().UnixNano())}
+	for i := range n {
+		id := i + 1
+		c.nodes = append(c.nodes, &testDaemon{
+			id:       id,
+			addr:     fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			socket:   filepath.Join(dir, fmt.Sprintf("n%d.sock", id)),
+			stateDir: filepath.Join(dir, fmt.Sprintf("s%d", id)),
+			logPath:  filepath.Join(dir, fmt.Sprintf("n%d.log", id)),
+		})
+	}
+	t.Cleanup(func() {
+		for _, d := range c.nodes {
+			if t.Failed() && os.Getenv("TOTEM_E2E_STACKS") == "1" && d.cmd != nil {
+				d.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
+				select {
+				case <-d.exited:
+				case <-time.After(5 * time.Second):
+				}
+			}
+			c.kill(d)
+		}
+		c.checkLogs()
+	})
+	for _, d := range c.nodes {
+		c.start(d)
+	}
+	c.waitRing(c.nodes...)
+	return c
+}
+
+// node returns the daemon with the given id.
+func (c *testCluster) node(id int) *testDaemon { return c.nodes[id-1] }
+
+// start runs d's daemon, appending its standard output and error to its log file.
+func (c *testCluster) start(d *testDaemon) {
+	c.t.Helper()
+	args := []string{
+		"--node-id", fmt.Sprint(d.id), "--listen", d.addr,
+		"--socket", d.socket, "--state-dir", d.stateDir,
+		"--token-timeout", tokenTimeout.String(), "--cluster", c.name,
+	}
+	for _, p := range c.nodes {
+		args = append(args, "--peer", fmt.Sprintf("%d@%s", p.id, p.addr))
+	}
+	log, err := os.OpenFile(d.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	fmt.Fprintf(log, "=== %s totemd %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
+	cmd := exec.Command(filepath.Join(binDir, "totemd"), args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	dieWithTest(cmd)
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		c.t.Fatalf("start totemd %d: %v", d.id, err)
+	}
+	d.cmd, d.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) {
+		cmd.Wait()
+		log.Close()
+		close(exited)
+	}(d.exited)
+}
+
+// kill sends SIGKILL to d's daemon, if it runs, and waits for it to be gone.
+func (c *testCluster) kill(d *testDaemon) {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-d.exited:
+	case <-time.After(10 * time.Second):
+		c.t.Errorf("totemd %d (pid %d) still running 10s after SIGKILL", d.id, d.cmd.Process.Pid)
+	}
+	d.cmd = nil
+}
+
+// checkLogs prints the daemons' logs when the test failed, and fails it when a daemon
+// built with the race detector reported a race.
+func (c *testCluster) checkLogs() {
+	for _, d := range c.nodes {
+		b, err := os.ReadFile(d.logPath)
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(b, []byte("WARNING: DATA RACE")) {
+			c.t.Errorf("totemd %d reported a data race", d.id)
+		}
+		if c.t.Failed() {
+			if len(b) > logTail {
+				b = append([]byte("...\n"), b[len(b)-logTail:]...)
+			}
+			c.t.Logf("--- totemd %d log (%s):\n%s", d.id, d.logPath, b)
+		}
+	}
+}
+
+// statusJSON's fields as a test reads them back.
+type ctlStatus struct {
+	NodeID  int    `json:"node_id"`
+	State   string `json:"state"`
+	RingID  string `json:"ring_id"`
+	Members []int  `json:"members"`
+}
+
+// waitRing waits until every daemon in ds reports, through totemctl status --json, the
+// operational state, exactly ds as the members, and the same ring id; it returns that
+// ring id.
+func (c *testCluster) waitRing(ds ...*testDaemon) string {
+	c.t.Helper()
+	want := make([]int, len(ds))
+	for i, d := range ds {
+		want[i] = d.id
+	}
+	deadline := time.Now().Add(ringTimeout)
+	var last []string
+	for time.Now().Before(deadline) {
+		if ring, seen, ok := c.sameRing(ds, want); ok {
+			return ring
+		} else {
+			last = seen
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.t.Fatalf("no ring of %v within %s; last statuses: %q", want, ringTimeout, last)
+	return ""
+}
+
+// sameRing polls the status of each daemon once.
+func (c *testCluster) sameRing(ds []*testDaemon, want []int) (string, []string, bool) {
+	var seen []string
+	ring, ok := "", true
+	for _, d := range ds {
+		out, _, err := ctl(c.t, d, "status", "--json")
+		seen = append(seen, strings.TrimSpace(out))
+		var st ctlStatus
+		if err != nil || json.Unmarshal([]byte(out), &st) != nil {
+			ok = false
+			continue
+		}
+		if st.State != "operational" || !slices.Equal(st.Members, want) || (ring != "" && st.RingID != ring) {
+			ok = false
+		}
+		ring = st.RingID
+	}
+	return ring, seen, ok
+}
+
+// ctl runs totemctl against d's socket and returns its standard output and error.
+func ctl(t *testing.T, d *testDaemon, args ...string) (string, string, error) {
+	return ctlInput(t, d, nil, args...)
+}
+
+// ctlInput is ctl with standard input.
+func ctlInput(t *testing.T, d *testDaemon, stdin io.Reader, args ...string) (string, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), ctlTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.socket}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	dieWithTest(cmd)
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// testListener is a running "totemctl listen" whose output lines the test reads as they
+// come.
+type testListener struct {
+	t      *testing.T
+	node   int
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+
+	mu      sync.Mutex
+	lines   []string
+	eof     bool
+	changed chan struct{} // capacity 1: a line was added or output ended
+
+	exited chan struct{} // closed once the process has been waited for
+	err    error         // its exit status, once exited
+}
+
+// startListen starts "totemctl listen --json" on d with the given extra arguments; it
+// is killed when the test ends.
+func startListen(t *testing.T, d *testDaemon, args ...string) *testListener {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.socket, "listen", "--json"}, args...)...)
+	l := &testListener{t: t, node: d.id, cmd: cmd, stderr: &syncBuffer{}, changed: make(chan struct{}, 1), exited: make(chan struct{})}
+	cmd.Stderr = l.stderr
+	dieWithTest(cmd)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start totemctl listen: %v", err)
+	}
+	go func() {
+		l.read(out)
+		l.err = cmd.Wait()
+		close(l.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-l.exited
+		if t.Failed() {
+			t.Logf("listener on node %d (pid %d): %d lines; stderr: %s", l.node, l.pid(), l.count(), l.stderr.String())
+		}
+	})
+	return l
+}
+
+func (l *testListener) pid() int { return l.cmd.Process.Pid }
+
+// read collects standard output until it ends.
+func (l *testListener) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 4<<20)
+	for sc.Scan() {
+		l.mu.Lock()
+		l.lines = append(l.lines, sc.Text())
+		l.mu.Unlock()
+		l.notify()
+	}
+	l.mu.Lock()
+	l.eof = true
+	l.mu.Unlock()
+	l.notify()
+}
+
+func (l *testListener) notify() {
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (l *testListener) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// snapshot returns the lines so far.
+func (l *testListener) snapshot() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
+}
+
+// waitEvent waits, at most d, for an event of type kind (view or message) at index from
+// or later that satisfies ok, and returns its index. Lines of the other type are not
+// even parsed, which matters after a flood. One goroutine waits on a listener at a time.
+func (l *testListener) waitEvent(from int, d time.Duration, kind, what string, ok func(ev ctlEvent) bool) int {
+	l.t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		lines, eof := l.lines, l.eof
+		l.mu.Unlock()
+		prefix := `{"type":"` + kind + `"`
+		for i := from; i < len(lines); i++ {
+			if !strings.HasPrefix(lines[i], prefix) {
+				continue
+			}
+			if ev := parseEvent(l.t, lines[i]); ok(ev) {
+				return i
+			}
+		}
+		from = len(lines)
+		if eof {
+			l.t.Fatalf("listener on node %d ended (%v) without %s; stderr: %s", l.node, l.wait(time.Second), what, l.stderr.String())
+		}
+		select {
+		case <-l.changed:
+		case <-timer.C:
+			l.t.Fatalf("listener on node %d: no %s within %s", l.node, what, d)
+		}
+	}
+}
+
+// waitJoined waits until the listener has seen its own join: from then on it receives
+// every message of the group.
+func (l *testListener) waitJoined(d time.Duration) {
+	l.t.Helper()
+	l.waitEvent(0, d, "view", "view of its own join", func(ev ctlEvent) bool {
+		return ev.Type == "view" && ev.joined(l.node, l.pid())
+	})
+}
+
+// wait waits at most d for the process to exit and returns its exit status.
+func (l *testListener) wait(d time.Duration) error {
+	select {
+	case <-l.exited:
+		return l.err
+	case <-time.After(d):
+		return fmt.Errorf("still running after %s", d)
+	}
+}
+
+// messages returns the message lines of the output.
+func (l *testListener) messages() []string {
+	var out []string
+	for _, line := range l.snapshot() {
+		if strings.HasPrefix(line, `{"type":"message"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// ctlEvent is a line of listen --json as a test reads it back.
+type ctlEvent struct {
+	Type    string      `json:"type"`
+	Group   string      `json:"group"`
+	Members []ctlMember `json:"members"`
+	Joined  []ctlMember `json:"joined"`
+	Left    []ctlMember `json:"left"`
+	Sender  ctlMember   `json:"sender"`
+	Safe    bool        `json:"safe"`
+	Data    string      `json:"data"`
+}
+
+type ctlMember struct {
+	Node   int    `json:"node"`
+	PID    int    `json:"pid"`
+	Reason string `json:"reason"`
+}
+
+func parseEvent(t *testing.T, line string) ctlEvent {
+	t.Helper()
+	var ev ctlEvent
+	if err := json.Unmarshal([]byte(line), &ev); err != nil {
+		t.Fatalf("listen printed %q: %v", line, err)
+	}
+	return ev
+}
+
+func (ev ctlEvent) joined(node, pid int) bool { return hasMember(ev.Joined, node, pid, "") }
+
+// hasMember reports whether ms holds the member, with the reason unless reason is "".
+func hasMember(ms []ctlMember, node, pid int, reason string) bool {
+	return slices.ContainsFunc(ms, func(m ctlMember) bool {
+		return m.Node == node && (pid == 0 || m.PID == pid) && (reason == "" || m.Reason == reason)
+	})
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// shortTempDir is a temporary directory whose paths fit a Unix socket address (108
+// bytes), which t.TempDir's may not.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// freeUDPPorts returns n distinct UDP ports free on 127.0.0.1 a moment ago.
+func freeUDPPorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ports []int
+	for range n {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close() // held until all are chosen, so that they differ
+		ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
+	}
+	return ports
+}
+
+// exitStatus is a process's exit code, or -1 when it did not exit normally.
+func exitStatus(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
+}

@@ -1,0 +1,82 @@
+package rsm_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/totem-gcs/totem/rsm"
+	"github.com/totem-gcs/totem/totem/client"
+	"github.com/totem-gcs/totem/totem/ipc"
+)
+
+// startClientReplica serves node id's daemon socket and runs a replica over the client
+// library, as a replica in its own process would.
+func (c *cluster) startClientReplica(id int) *treplica {
+	t := c.t
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "d.sock")
+	ln, err := ipc.Listen(sock, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { ipc.Serve(serveCtx, ln, c.node(nodeID(id)), ipc.ServerOptions{}) })
+	t.Cleanup(func() { stopServe(); wg.Wait() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	cl, err := client.Dial(ctx, sock, client.WithName("replica"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := rsm.JoinClient(ctx, cl, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := newKV()
+	r, err := rsm.New(rsm.Config{Replicas: 3, Logger: testLogger(t)}, sm, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	tr := &treplica{node: nodeID(id), r: r, sm: sm, cancel: stop, done: make(chan struct{})}
+	go func() {
+		tr.err = r.Run(runCtx)
+		close(tr.done)
+	}()
+	t.Cleanup(func() { stop(); <-tr.done; cl.Close() })
+	return tr
+}
+
+func TestReplicaOverClientLibrary(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c := newCluster(t, 3)
+	reps := []*treplica{c.startReplica(1, nil), c.startReplica(2, nil), c.startClientReplica(3)}
+	waitReady(t, ctx, reps...)
+	var wg sync.WaitGroup
+	for _, tr := range reps {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := tr.r.Propose(ctx, add("n", 1)); err != nil {
+					t.Errorf("replica %d: %v", tr.node, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if res, err := reps[2].r.Read(ctx, get("n")); err != nil || string(res) != "150" {
+		t.Fatalf("read over the client library: %q, %v; want 150", res, err)
+	}
+	waitEqual(t, ctx, reps...)
+}

@@ -1,0 +1,54 @@
+package rsm
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// Config configures a Replica.
+type Config struct {
+	// Replicas is the expected number of replicas (like Corosync's expected votes). A
+	// replica applies writes and answers reads only while its view of the group holds a
+	// strict majority of it; a new cluster starts only once all of them are present.
+	Replicas int
+	// ChunkSize bounds one snapshot message. Default 256 KiB; it must fit the channel's
+	// largest message (1 MiB by default) with a little room for the header.
+	ChunkSize int
+	// ClientID identifies this replica's own proposals for duplicate suppression. Zero
+	// picks a random one, which is what a replica that restarts empty needs: it must not
+	// reuse the sequence numbers of an earlier life.
+	ClientID uint64
+	// MaxClients bounds the clients the duplicate cache remembers. Default 1024.
+	MaxClients int
+	// ResultsPerClient bounds the results cached per client. Default 128: at least the
+	// number of commands one client (this replica's Propose callers together) has in
+	// flight at once.
+	ResultsPerClient int
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+}
+
+const (
+	defaultChunkSize        = 256 << 10
+	defaultMaxClients       = 1024
+	defaultResultsPerClient = 128
+)
+
+func (c *Config) validate() error {
+	if c.Replicas < 1 {
+		return errors.New("rsm: config: Replicas must be at least 1")
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = defaultChunkSize
+	}
+	if c.MaxClients <= 0 {
+		c.MaxClients = defaultMaxClients
+	}
+	if c.ResultsPerClient <= 0 {
+		c.ResultsPerClient = defaultResultsPerClient
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
