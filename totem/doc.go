@@ -15,6 +15,11 @@
 // merge; members of nodes that left the configuration are removed at the transitional
 // configuration, with the reason "node down".
 //
-// TODO(issue 5): the Unix socket server and client library (totem/ipc, totem/client),
-// totemd and totemctl, and the multi-process tests.
+// Known limits, for the next session:
+//   - After a merge each side learns the other's members from the sync records, one node
+//     at a time, so members of the two sides see different intermediate views before they
+//     converge (as with Corosync's CPG). A view id and a transitional/regular marker at
+//     group level would let applications tell the steps apart (rsm runs its own rounds).
+//   - Session handles restart at 1 when a node restarts, so a (node, session) pair can
+//     name a different process across a restart; views always carry the change.
 package totem
