@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/rsm"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
 const (
@@ -31,29 +31,6 @@ func testLogger(t *testing.T) *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// fastConfig scales Corosync's timers down for loopback (as totem's own tests do).
-func fastConfig(id wire.NodeID, cluster string) totem.Config {
-	c := totem.DefaultConfig(id)
-	c.ClusterName = cluster
-	c.Membership.Ring.TokenRetransmit = 50 * time.Millisecond
-	c.Membership.Ring.TokenTimeout = 250 * time.Millisecond
-	c.Membership.Ring.Hold = 20 * time.Millisecond
-	c.Membership.Join = 10 * time.Millisecond
-	c.Membership.Consensus = 300 * time.Millisecond
-	c.Membership.Merge = 100 * time.Millisecond
-	return c
-}
-
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
 }
 
 // cluster is totem nodes over UDP multicast on loopback, each behind a transport that
@@ -79,7 +56,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	c := &cluster{
 		t:     t,
 		name:  fmt.Sprintf("%s-%x", t.Name(), rand.Uint64()),
-		group: netip.AddrPortFrom(netip.AddrFrom4([4]byte{239, 255, byte(1 + rand.IntN(254)), byte(1 + rand.IntN(254))}), freePort(t)),
+		group: totemtest.LoopbackGroup(t),
 		cuts:  &cuts{off: make(map[[2]wire.NodeID]bool)},
 		nodes: make(map[wire.NodeID]*tnode),
 		dirs:  make(map[wire.NodeID]string),
@@ -127,7 +104,7 @@ func (c *cluster) startNode(id wire.NodeID) {
 		t.Fatalf("transport %d: %v", id, err)
 	}
 	tr := newCutTransport(udp, id, c.cuts)
-	cfg := fastConfig(id, c.name)
+	cfg := totemtest.LoopbackNodeConfig(id, c.name)
 	c.mu.Lock()
 	if c.dirs[id] == "" {
 		c.dirs[id] = t.TempDir()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"slices"
 	"testing"
@@ -15,34 +14,12 @@ import (
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testTimeout = 20 * time.Second
-
-// fastConfig scales Corosync's timers down for tests on loopback.
-func fastConfig(id wire.NodeID, cluster string) totem.Config {
-	c := totem.DefaultConfig(id)
-	c.ClusterName = cluster
-	c.Membership.Ring.TokenRetransmit = 50 * time.Millisecond
-	c.Membership.Ring.TokenTimeout = 250 * time.Millisecond
-	c.Membership.Ring.Hold = 20 * time.Millisecond
-	c.Membership.Join = 10 * time.Millisecond
-	c.Membership.Consensus = 300 * time.Millisecond
-	c.Membership.Merge = 100 * time.Millisecond
-	return c
-}
-
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return uint16(c.LocalAddr().(*net.UDPAddr).Port)
-}
 
 type testNode struct {
 	n      *totem.Node
@@ -55,7 +32,7 @@ type testNode struct {
 func startCluster(t *testing.T, n int, tweak func(*totem.Config)) []*testNode {
 	t.Helper()
 	cluster := fmt.Sprintf("%s-%x", t.Name(), rand.Uint64())
-	group := netip.AddrPortFrom(netip.AddrFrom4([4]byte{239, 255, byte(1 + rand.IntN(254)), byte(1 + rand.IntN(254))}), freePort(t))
+	group := totemtest.LoopbackGroup(t)
 	var nodes []*testNode
 	for i := 1; i <= n; i++ {
 		id := wire.NodeID(i)
@@ -70,7 +47,7 @@ func startCluster(t *testing.T, n int, tweak func(*totem.Config)) []*testNode {
 		if err != nil {
 			t.Fatalf("transport %d: %v", i, err)
 		}
-		cfg := fastConfig(id, cluster)
+		cfg := totemtest.LoopbackNodeConfig(id, cluster)
 		cfg.StateDir = t.TempDir()
 		if tweak != nil {
 			tweak(&cfg)
