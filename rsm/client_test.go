@@ -12,9 +12,8 @@ import (
 	"github.com/totem-gcs/totem/totem/ipc"
 )
 
-// startClientReplica serves node id's daemon socket and runs a replica over the client
-// library, as a replica in its own process would.
-func (c *cluster) startClientReplica(id int) *treplica {
+// serveSocket serves node id's Unix socket, as its daemon would, and returns the path.
+func (c *cluster) serveSocket(id int) string {
 	t := c.t
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rsm")
@@ -31,7 +30,15 @@ func (c *cluster) startClientReplica(id int) *treplica {
 	var wg sync.WaitGroup
 	wg.Go(func() { ipc.Serve(serveCtx, ln, c.node(nodeID(id)), ipc.ServerOptions{}) })
 	t.Cleanup(func() { stopServe(); wg.Wait() })
+	return sock
+}
 
+// startClientReplica runs a replica over the client library on node id, as a replica in
+// its own process would.
+func (c *cluster) startClientReplica(id int) *treplica {
+	t := c.t
+	t.Helper()
+	sock := c.serveSocket(id)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	cl, err := client.Dial(ctx, sock, client.WithName("replica"))

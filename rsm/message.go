@@ -19,6 +19,8 @@ const (
 	kindAck                     // a member's answer to prepare: its state's summary
 	kindChunk                   // one piece of a snapshot
 	kindStable                  // "I have delivered this many commands and reads of the epoch"
+	kindRequest                 // a remote client's command or read, on the clients group
+	kindReply                   // a replica's answer to a request, on the clients group
 )
 
 // ballot names a state-exchange round, and the epoch that round establishes. Ballots
@@ -122,6 +124,10 @@ func decode(b []byte) (kind, any, error) {
 		v = new(chunkMsg)
 	case kindStable:
 		v = new(stableMsg)
+	case kindRequest:
+		v = new(requestMsg)
+	case kindReply:
+		v = new(replyMsg)
 	default:
 		return 0, nil, fmt.Errorf("%w: kind %d", errBadMessage, k)
 	}
