@@ -22,7 +22,7 @@ func ClientsGroup(group string) string { return group + "/clients" }
 // requestMsg is a remote client's command (Read false) or read.
 type requestMsg struct {
 	_      struct{} `msgpack:",as_array"`
-	Target uint64 // the replica asked (pack of its Member)
+	Target uint64   // the replica asked (pack of its Member)
 	Client uint64
 	Seq    uint64 // commands: the duplicate-suppression sequence; reads: just a tag
 	Read   bool
@@ -32,7 +32,7 @@ type requestMsg struct {
 // replyMsg answers a request. Code is empty on success.
 type replyMsg struct {
 	_      struct{} `msgpack:",as_array"`
-	From   uint64 // the replica answering
+	From   uint64   // the replica answering
 	Client uint64
 	Seq    uint64
 	Read   bool

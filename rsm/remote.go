@@ -55,7 +55,7 @@ type Remote struct {
 	nextRead uint64
 	pending  map[remoteKey]chan *replyMsg
 	downs    []chan wire.NodeID // one per call in flight: nodes that failed
-	err      error           // why the receiver stopped
+	err      error              // why the receiver stopped
 
 	cancel  context.CancelFunc
 	done    chan struct{}
