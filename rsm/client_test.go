@@ -49,19 +49,7 @@ func (c *cluster) startClientReplica(id int) *treplica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sm := newKV()
-	r, err := rsm.New(rsm.Config{Replicas: 3, Logger: testLogger(t)}, sm, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(context.Background())
-	tr := &treplica{node: nodeID(id), r: r, sm: sm, cancel: stop, done: make(chan struct{})}
-	go func() {
-		tr.err = r.Run(runCtx)
-		close(tr.done)
-	}()
-	t.Cleanup(func() { stop(); <-tr.done; cl.Close() })
-	return tr
+	return runReplica(t, nodeID(id), ch, cl.Close, nil)
 }
 
 func TestReplicaOverClientLibrary(t *testing.T) {

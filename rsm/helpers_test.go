@@ -246,17 +246,19 @@ func (t *cutTransport) Close() error {
 	return err
 }
 
-// treplica is a replica on one node, with its own session and kv state machine.
+// treplica is a replica on one node, with its own channel and kv state machine.
 type treplica struct {
-	node   wire.NodeID
-	r      *rsm.Replica
-	ch     *rsm.SessionChannel
-	sm     *kv
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
+	node     wire.NodeID
+	r        *rsm.Replica
+	sm       *kv
+	closeCh  func() error // leaves the group
+	cancel   context.CancelFunc
+	done     chan struct{}
+	err      error
+	stopOnce sync.Once
 }
 
+// startReplica runs a replica on an embedded session of node id.
 func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplica {
 	t := c.t
 	t.Helper()
@@ -266,6 +268,12 @@ func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplic
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runReplica(t, id, ch, ch.Close, tweak)
+}
+
+// runReplica runs a kv replica over ch until the test ends or stop; closeCh closes ch.
+func runReplica(t *testing.T, id wire.NodeID, ch rsm.Channel, closeCh func() error, tweak func(*rsm.Config)) *treplica {
+	t.Helper()
 	cfg := rsm.Config{Replicas: 3, Logger: testLogger(t)}
 	if tweak != nil {
 		tweak(&cfg)
@@ -276,7 +284,7 @@ func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplic
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	tr := &treplica{node: id, r: r, ch: ch, sm: sm, cancel: stop, done: make(chan struct{})}
+	tr := &treplica{node: id, r: r, sm: sm, closeCh: closeCh, cancel: stop, done: make(chan struct{})}
 	go func() {
 		tr.err = r.Run(runCtx)
 		close(tr.done)
@@ -287,9 +295,11 @@ func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplic
 
 // stop stops the replica and leaves the group.
 func (tr *treplica) stop() {
-	tr.cancel()
-	<-tr.done
-	tr.ch.Close()
+	tr.stopOnce.Do(func() {
+		tr.cancel()
+		<-tr.done
+		tr.closeCh()
+	})
 }
 
 func (c *cluster) startReplicas(tweak func(*rsm.Config)) []*treplica {
