@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/totem-gcs/totem/demo/localring"
 )
 
 // The helpers here run real totemd and totemctl processes on 127.0.0.1 (udpu: unicast to
@@ -31,6 +32,8 @@ const (
 	ringTimeout = 15 * time.Second
 	// ctlTimeout bounds one short totemctl command.
 	ctlTimeout = 15 * time.Second
+	// buildTimeout bounds the build of the binaries (with the race detector, too).
+	buildTimeout = 10 * time.Minute
 	// logTail is how much of each daemon's log a failing test prints.
 	logTail = 32 << 10
 )
@@ -44,20 +47,10 @@ var (
 // tests. With TOTEM_E2E_RACE=1 they are built with the race detector (slower; a daemon
 // that reports a race fails the test that ran it).
 func buildBinaries(dir string) error {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		return err
-	}
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	if os.Getenv("TOTEM_E2E_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	args = append(args, "github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/cmd/totemctl")
-	out, err := exec.Command(goCmd, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	return localring.Build(ctx, dir, os.Getenv("TOTEM_E2E_RACE") == "1",
+		"github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/cmd/totemctl")
 }
 
 func needBinaries(t *testing.T) {
@@ -67,50 +60,50 @@ func needBinaries(t *testing.T) {
 	}
 }
 
-// testCluster is N totemd processes forming one ring over UDP unicast on 127.0.0.1.
+// testCluster is N totemd processes forming one ring over UDP unicast on 127.0.0.1: a
+// localring.Ring whose failures fail the test.
 type testCluster struct {
 	t     *testing.T
-	name  string // the cluster name: unique per test, so that stray datagrams are ignored
+	ring  *localring.Ring
 	nodes []*testDaemon
 }
 
 // testDaemon is one totemd; it can be killed and started again with the same identity.
-type testDaemon struct {
-	id       int
-	addr     string
-	socket   string
-	stateDir string
-	logPath  string
-
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the current process has been waited for
-}
+type testDaemon struct{ *localring.Node }
 
 // newTestCluster starts n daemons and waits until they form one ring.
 func newTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
 	needBinaries(t)
-	dir := shortTempDir(t)
-	ports := freeUDPPorts(t, n)
-	c := &testCluster{t: t, name: fmt.Sprintf("e2e-%s-%d-%d", t.Name(), os.Getpid(), time.Now().UnixNano())}
-	for i := range n {
-		id := i + 1
-		c.nodes = append(c.nodes, &testDaemon{
-			id:       id,
-			addr:     fmt.Sprintf("127.0.0.1:%d", ports[i]),
-			socket:   filepath.Join(dir, fmt.Sprintf("n%d.sock", id)),
-			stateDir: filepath.Join(dir, fmt.Sprintf("s%d", id)),
-			logPath:  filepath.Join(dir, fmt.Sprintf("n%d.log", id)),
-		})
+	dir, err := localring.ShortDir("tctl")
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	r, err := localring.New(localring.Options{
+		Totemd:       filepath.Join(binDir, "totemd"),
+		Dir:          dir,
+		Nodes:        n,
+		TokenTimeout: tokenTimeout,
+		// Unique per test, so that stray datagrams of an earlier test are ignored.
+		Cluster: fmt.Sprintf("e2e-%s-%d-%d", t.Name(), os.Getpid(), time.Now().UnixNano()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &testCluster{t: t, ring: r}
+	for _, node := range r.Nodes {
+		c.nodes = append(c.nodes, &testDaemon{node})
+	}
+	// Registered before any daemon starts, so that a ring that never forms still has
+	// its logs printed (and its stacks, with TOTEM_E2E_STACKS=1).
 	t.Cleanup(func() {
 		for _, d := range c.nodes {
-			if t.Failed() && os.Getenv("TOTEM_E2E_STACKS") == "1" && d.cmd != nil {
-				d.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
-				select {
-				case <-d.exited:
-				case <-time.After(5 * time.Second):
-				}
+			if t.Failed() && os.Getenv("TOTEM_E2E_STACKS") == "1" && r.Running(d.Node) {
+				r.Signal(d.Node, syscall.SIGQUIT) // Go prints every goroutine's stack
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				r.WaitExit(ctx, d.Node)
+				cancel()
 			}
 			c.kill(d)
 		}
@@ -129,117 +122,56 @@ func (c *testCluster) node(id int) *testDaemon { return c.nodes[id-1] }
 // start runs d's daemon, appending its standard output and error to its log file.
 func (c *testCluster) start(d *testDaemon) {
 	c.t.Helper()
-	args := []string{
-		"--node-id", fmt.Sprint(d.id), "--listen", d.addr,
-		"--socket", d.socket, "--state-dir", d.stateDir,
-		"--token-timeout", tokenTimeout.String(), "--cluster", c.name,
-	}
-	for _, p := range c.nodes {
-		args = append(args, "--peer", fmt.Sprintf("%d@%s", p.id, p.addr))
-	}
-	log, err := os.OpenFile(d.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
+	if err := c.ring.StartNode(d.Node); err != nil {
 		c.t.Fatal(err)
 	}
-	fmt.Fprintf(log, "=== %s totemd %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
-	cmd := exec.Command(filepath.Join(binDir, "totemd"), args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	dieWithTest(cmd)
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		c.t.Fatalf("start totemd %d: %v", d.id, err)
-	}
-	d.cmd, d.exited = cmd, make(chan struct{})
-	go func(exited chan struct{}) {
-		cmd.Wait()
-		log.Close()
-		close(exited)
-	}(d.exited)
 }
 
 // kill sends SIGKILL to d's daemon, if it runs, and waits for it to be gone.
 func (c *testCluster) kill(d *testDaemon) {
-	if d.cmd == nil {
+	c.t.Helper()
+	if err := c.ring.Kill(d.Node); err != nil {
+		c.t.Error(err)
+	}
+}
+
+// checkLogs fails the test when a daemon built with the race detector reported a
+// race, and prints the daemons' logs when the test failed.
+func (c *testCluster) checkLogs() {
+	if err := c.ring.Check(); err != nil {
+		c.t.Error(err)
+	}
+	if !c.t.Failed() {
 		return
 	}
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-d.exited:
-	case <-time.After(10 * time.Second):
-		c.t.Errorf("totemd %d (pid %d) still running 10s after SIGKILL", d.id, d.cmd.Process.Pid)
-	}
-	d.cmd = nil
-}
-
-// checkLogs prints the daemons' logs when the test failed, and fails it when a daemon
-// built with the race detector reported a race.
-func (c *testCluster) checkLogs() {
 	for _, d := range c.nodes {
-		b, err := os.ReadFile(d.logPath)
-		if err != nil {
+		b := d.Log()
+		if b == "" {
 			continue
 		}
-		if bytes.Contains(b, []byte("WARNING: DATA RACE")) {
-			c.t.Errorf("totemd %d reported a data race", d.id)
+		if len(b) > logTail {
+			b = "...\n" + b[len(b)-logTail:]
 		}
-		if c.t.Failed() {
-			if len(b) > logTail {
-				b = append([]byte("...\n"), b[len(b)-logTail:]...)
-			}
-			c.t.Logf("--- totemd %d log (%s):\n%s", d.id, d.logPath, b)
-		}
+		c.t.Logf("--- totemd %d log (%s):\n%s", d.ID, d.LogPath, b)
 	}
 }
 
-// statusJSON's fields as a test reads them back.
-type ctlStatus struct {
-	NodeID  int    `json:"node_id"`
-	State   string `json:"state"`
-	RingID  string `json:"ring_id"`
-	Members []int  `json:"members"`
-}
-
-// waitRing waits until every daemon in ds reports, through totemctl status --json, the
+// waitRing waits, at most ringTimeout, until every daemon in ds reports the
 // operational state, exactly ds as the members, and the same ring id; it returns that
 // ring id.
 func (c *testCluster) waitRing(ds ...*testDaemon) string {
 	c.t.Helper()
-	want := make([]int, len(ds))
+	ctx, cancel := context.WithTimeout(c.t.Context(), ringTimeout)
+	defer cancel()
+	ns := make([]*localring.Node, len(ds))
 	for i, d := range ds {
-		want[i] = d.id
+		ns[i] = d.Node
 	}
-	deadline := time.Now().Add(ringTimeout)
-	var last []string
-	for time.Now().Before(deadline) {
-		if ring, seen, ok := c.sameRing(ds, want); ok {
-			return ring
-		} else {
-			last = seen
-		}
-		time.Sleep(50 * time.Millisecond)
+	ring, err := c.ring.WaitRing(ctx, ns...)
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	c.t.Fatalf("no ring of %v within %s; last statuses: %q", want, ringTimeout, last)
-	return ""
-}
-
-// sameRing polls the status of each daemon once.
-func (c *testCluster) sameRing(ds []*testDaemon, want []int) (string, []string, bool) {
-	var seen []string
-	ring, ok := "", true
-	for _, d := range ds {
-		out, _, err := ctl(c.t, d, "status", "--json")
-		seen = append(seen, strings.TrimSpace(out))
-		var st ctlStatus
-		if err != nil || json.Unmarshal([]byte(out), &st) != nil {
-			ok = false
-			continue
-		}
-		if st.State != "operational" || !slices.Equal(st.Members, want) || (ring != "" && st.RingID != ring) {
-			ok = false
-		}
-		ring = st.RingID
-	}
-	return ring, seen, ok
+	return ring
 }
 
 // ctl runs totemctl against d's socket and returns its standard output and error.
@@ -252,10 +184,10 @@ func ctlInput(t *testing.T, d *testDaemon, stdin io.Reader, args ...string) (str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), ctlTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.socket}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.Socket}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
-	dieWithTest(cmd)
+	localring.DieWithParent(cmd)
 	err := cmd.Run()
 	return stdout.String(), stderr.String(), err
 }
@@ -281,10 +213,10 @@ type testListener struct {
 // is killed when the test ends.
 func startListen(t *testing.T, d *testDaemon, args ...string) *testListener {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.socket, "listen", "--json"}, args...)...)
-	l := &testListener{t: t, node: d.id, cmd: cmd, stderr: &syncBuffer{}, changed: make(chan struct{}, 1), exited: make(chan struct{})}
+	cmd := exec.Command(filepath.Join(binDir, "totemctl"), append([]string{"--socket", d.Socket, "listen", "--json"}, args...)...)
+	l := &testListener{t: t, node: d.ID, cmd: cmd, stderr: &syncBuffer{}, changed: make(chan struct{}, 1), exited: make(chan struct{})}
 	cmd.Stderr = l.stderr
-	dieWithTest(cmd)
+	localring.DieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -459,33 +391,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// shortTempDir is a temporary directory whose paths fit a Unix socket address (108
-// bytes), which t.TempDir's may not.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "tctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
-// freeUDPPorts returns n distinct UDP ports free on 127.0.0.1 a moment ago.
-func freeUDPPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	for range n {
-		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close() // held until all are chosen, so that they differ
-		ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
-	}
-	return ports
 }
 
 // exitStatus is a process's exit code, or -1 when it did not exit normally.

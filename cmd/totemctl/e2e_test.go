@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -91,12 +92,12 @@ func sendConcurrently(t *testing.T, c *testCluster, group string, perSender int)
 	for i, d := range c.nodes {
 		var in strings.Builder
 		for j := range perSender {
-			fmt.Fprintf(&in, "n%d %d\n", d.id, j)
+			fmt.Fprintf(&in, "n%d %d\n", d.ID, j)
 		}
 		wg.Go(func() {
 			_, stderr, err := ctlInput(t, d, strings.NewReader(in.String()), "send", "--group", group)
 			if err != nil {
-				errs[i] = fmt.Errorf("send on node %d: %v: %s", d.id, err, stderr)
+				errs[i] = fmt.Errorf("send on node %d: %v: %s", d.ID, err, stderr)
 			}
 		})
 	}
@@ -159,7 +160,7 @@ func TestKillAndRestart(t *testing.T) {
 	c.kill(victim)
 	for _, l := range survivors {
 		l.waitEvent(0, 10*time.Second, "view", "a view where node 3 left", func(ev ctlEvent) bool {
-			return ev.Type == "view" && hasMember(ev.Left, victim.id, ls[2].pid(), "node-down")
+			return ev.Type == "view" && hasMember(ev.Left, victim.ID, ls[2].pid(), "node-down")
 		})
 		t.Logf("node %d: view with node 3's member left (node-down) %v after SIGKILL (token timeout %v, consensus %v)",
 			l.node, time.Since(killed).Round(time.Millisecond), tokenTimeout, tokenTimeout*6/5)
@@ -177,7 +178,7 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	back := startListen(t, victim, "--group", group, "--timeout", "30s")
 	back.waitEvent(0, 10*time.Second, "view", "a view of 3 members with itself joined", func(ev ctlEvent) bool {
-		return ev.Type == "view" && len(ev.Members) == 3 && ev.joined(victim.id, back.pid())
+		return ev.Type == "view" && len(ev.Members) == 3 && ev.joined(victim.ID, back.pid())
 	})
 	sendAndSee(t, c.node(1), back, group, "after the restart")
 }
@@ -187,10 +188,10 @@ func sendAndSee(t *testing.T, d *testDaemon, l *testListener, group, text string
 	t.Helper()
 	start := l.count()
 	if _, stderr, err := ctl(t, d, "send", "--group", group, text); err != nil {
-		t.Fatalf("send on node %d: %v: %s", d.id, err, stderr)
+		t.Fatalf("send on node %d: %v: %s", d.ID, err, stderr)
 	}
 	l.waitEvent(start, 10*time.Second, "message", fmt.Sprintf("message %q", text), func(ev ctlEvent) bool {
-		return ev.Type == "message" && ev.Data == text && ev.Sender.Node == d.id
+		return ev.Type == "message" && ev.Data == text && ev.Sender.Node == d.ID
 	})
 }
 
@@ -291,10 +292,10 @@ type pushResult struct {
 // pushLines runs "totemctl send" on d and writes up to max lines to it, in chunks,
 // until stop is closed; then it closes its input and waits for it to exit.
 func pushLines(ctx context.Context, d *testDaemon, group string, max int, stop <-chan struct{}) pushResult {
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "totemctl"), "--socket", d.socket, "send", "--group", group)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "totemctl"), "--socket", d.Socket, "send", "--group", group)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
-	dieWithTest(cmd)
+	localring.DieWithParent(cmd)
 	in, err := cmd.StdinPipe()
 	if err == nil {
 		err = cmd.Start()
@@ -314,7 +315,7 @@ func pushLines(ctx context.Context, d *testDaemon, group string, max int, stop <
 	}
 	in.Close()
 	if err := cmd.Wait(); err != nil {
-		return pushResult{n: n, err: fmt.Errorf("send on node %d: %v: %s", d.id, err, stderr.String())}
+		return pushResult{n: n, err: fmt.Errorf("send on node %d: %v: %s", d.ID, err, stderr.String())}
 	}
 	return pushResult{n: n}
 }
@@ -348,7 +349,7 @@ func dialTest(t *testing.T, d *testDaemon, name string, opts ...client.Option) *
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), ctlTimeout)
 	defer cancel()
-	cl, err := client.Dial(ctx, d.socket, append(opts, client.WithName(name))...)
+	cl, err := client.Dial(ctx, d.Socket, append(opts, client.WithName(name))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,9 +524,9 @@ func checkStatus(t *testing.T, d *testDaemon, ring string) {
 	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"members", "node_id", "ring_id", "state"}) {
 		t.Errorf("status --json keys %v", keys)
 	}
-	want := fmt.Sprintf(`{"node_id":%d,"state":"operational","ring_id":"%s","members":[1,2,3]}`+"\n", d.id, ring)
+	want := fmt.Sprintf(`{"node_id":%d,"state":"operational","ring_id":"%s","members":[1,2,3]}`+"\n", d.ID, ring)
 	if out != want {
-		t.Errorf("status --json on node %d:\n got %s\nwant %s", d.id, out, want)
+		t.Errorf("status --json on node %d:\n got %s\nwant %s", d.ID, out, want)
 	}
 	if !regexp.MustCompile(`^\d+\.\d+$`).MatchString(ring) {
 		t.Errorf("ring_id %q is not REP.SEQ", ring)
@@ -543,7 +544,7 @@ func pollCtl(t *testing.T, d *testDaemon, want string, args ...string) string {
 			return out
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%v on node %d: %q (%v, %s) never contained %s", args, d.id, out, err, stderr, want)
+			t.Fatalf("%v on node %d: %q (%v, %s) never contained %s", args, d.ID, out, err, stderr, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
