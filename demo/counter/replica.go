@@ -139,7 +139,11 @@ func statusLine(st rsm.Status, value int64, n int) string {
 	default:
 		state = "waiting for the replicas to agree"
 	}
-	return fmt.Sprintf("value %d | replicas %s (%d of %d) | %s", value, strings.Join(ms, " "), len(ms), n, state)
+	list := strings.Join(ms, " ")
+	if list == "" {
+		list = "none"
+	}
+	return fmt.Sprintf("value %d | replicas %s (%d of %d) | %s", value, list, len(ms), n, state)
 }
 
 // commands runs the commands typed on in until ctx ends or "quit"; the end of input

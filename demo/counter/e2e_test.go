@@ -1,0 +1,371 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/totem-gcs/totem/demo/localring"
+)
+
+// The end-to-end tests run real totemd and counter processes on 127.0.0.1, as a user
+// would from a shell. Every process dies with the test; every wait is bounded.
+
+const (
+	waitTimeout = 30 * time.Second
+	cmdTimeout  = 20 * time.Second
+)
+
+var (
+	binDir  string
+	skipWhy string
+)
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "counter-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binDir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	switch err := localring.Build(ctx, dir, os.Getenv("TOTEM_E2E_RACE") == "1",
+		"github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/demo/counter"); {
+	case errors.Is(err, exec.ErrNotFound):
+		skipWhy = "no go command to build totemd and counter: " + err.Error()
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "building the binaries:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// startRing starts n daemons; they are killed when the test ends.
+func startRing(t *testing.T, n int) *localring.Ring {
+	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
+	dir, err := localring.ShortDir("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	r, err := localring.Start(ctx, localring.Options{Totemd: filepath.Join(binDir, "totemd"), Dir: dir, Nodes: n})
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		if err := r.Check(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			for _, nd := range r.Nodes {
+				t.Logf("--- totemd %d:\n%s", nd.ID, tail(nd.Log()))
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	return r
+}
+
+func waitRing(t *testing.T, r *localring.Ring, ns ...*localring.Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := r.WaitRing(ctx, ns...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replicaProc is a running "counter replica" whose output lines the test reads.
+type replicaProc struct {
+	t      *testing.T
+	node   int
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *syncBuffer
+
+	mu      sync.Mutex
+	lines   []string
+	changed chan struct{} // capacity 1
+	exited  chan struct{}
+	err     error
+}
+
+func startReplica(t *testing.T, nd *localring.Node) *replicaProc {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "counter"), "--socket", nd.Socket, "replica", "--replicas", "3")
+	p := &replicaProc{t: t, node: nd.ID, cmd: cmd, stderr: &syncBuffer{}, changed: make(chan struct{}, 1), exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	localring.DieWithParent(cmd)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the replica on node %d: %v", nd.ID, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.changed <- struct{}{}:
+			default:
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("--- replica on node %d: stdout:\n%s\nstderr:\n%s", p.node, strings.Join(p.snapshot(), "\n"), p.stderr.String())
+		}
+	})
+	return p
+}
+
+func (p *replicaProc) snapshot() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.lines)
+}
+
+func (p *replicaProc) last() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(p.lines[i], "value ") {
+			return p.lines[i]
+		}
+	}
+	return ""
+}
+
+// waitLine waits until some output line satisfies ok and returns it.
+func (p *replicaProc) waitLine(what string, ok func(string) bool) string {
+	p.t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		if i := slices.IndexFunc(p.snapshot(), ok); i >= 0 {
+			return p.snapshot()[i]
+		}
+		select {
+		case <-p.changed:
+		case <-p.exited:
+			if i := slices.IndexFunc(p.snapshot(), ok); i >= 0 {
+				return p.snapshot()[i]
+			}
+			p.t.Fatalf("replica on node %d exited (%v) before %s", p.node, p.err, what)
+		case <-deadline:
+			p.t.Fatalf("replica on node %d: no %s within %s; last line %q", p.node, what, waitTimeout, p.last())
+		}
+	}
+}
+
+// waitStatus waits until the replica's latest status line satisfies ok.
+func (p *replicaProc) waitStatus(what string, ok func(string) bool) {
+	p.t.Helper()
+	deadline := time.After(waitTimeout)
+	for !ok(p.last()) {
+		select {
+		case <-p.changed:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			p.t.Fatalf("replica on node %d: not %s within %s; last line %q", p.node, what, waitTimeout, p.last())
+		}
+	}
+}
+
+func serving(line string) bool { return strings.HasSuffix(line, "| serving") }
+
+func showsValue(v string) func(string) bool {
+	return func(line string) bool { return strings.HasPrefix(line, "value "+v+" |") }
+}
+
+// runCounter runs a one-shot counter command against nd's daemon.
+func runCounter(t *testing.T, nd *localring.Node, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "counter"), append([]string{"--socket", nd.Socket}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	localring.DieWithParent(cmd)
+	err = cmd.Run()
+	return strings.TrimSpace(out.String()), errOut.String(), err
+}
+
+func mustCounter(t *testing.T, nd *localring.Node, args ...string) string {
+	t.Helper()
+	out, errOut, err := runCounter(t, nd, args...)
+	if err != nil {
+		t.Fatalf("counter %s on node %d: %v: %s", strings.Join(args, " "), nd.ID, err, errOut)
+	}
+	return out
+}
+
+// Scripted commands from every node at once: each is applied once, every node reads
+// the same total, and every replica shows it.
+func TestScriptedCommandsAcrossTheRing(t *testing.T) {
+	ring := startRing(t, 3)
+	reps := make([]*replicaProc, 3)
+	for i, nd := range ring.Nodes {
+		reps[i] = startReplica(t, nd)
+	}
+	for _, p := range reps {
+		p.waitStatus("serving", serving)
+	}
+	if got := mustCounter(t, ring.Node(1), "add", "5"); got != "5" {
+		t.Fatalf("add 5 = %q, want 5", got)
+	}
+	var wg sync.WaitGroup
+	for _, nd := range ring.Nodes {
+		wg.Go(func() {
+			for range 5 {
+				if _, errOut, err := runCounter(t, nd, "inc"); err != nil {
+					t.Errorf("inc on node %d: %v: %s", nd.ID, err, errOut)
+				}
+			}
+			if _, errOut, err := runCounter(t, nd, "dec"); err != nil {
+				t.Errorf("dec on node %d: %v: %s", nd.ID, err, errOut)
+			}
+		})
+	}
+	wg.Wait()
+	for _, nd := range ring.Nodes {
+		if got := mustCounter(t, nd, "get"); got != "17" {
+			t.Errorf("get on node %d = %q, want 17 (5 + 3*5 - 3)", nd.ID, got)
+		}
+	}
+	for _, p := range reps {
+		p.waitStatus("showing 17", showsValue("17"))
+	}
+	if got := mustCounter(t, ring.Node(2), "replicas"); strings.Count(got, "\n")+1 != 3 {
+		t.Errorf("replicas listed:\n%s\nwant 3 lines", got)
+	}
+}
+
+// A replica is interactive too: its standard input takes commands, whose results the
+// other replicas show as well.
+func TestReplicaCommandsOnStdin(t *testing.T) {
+	ring := startRing(t, 3)
+	reps := make([]*replicaProc, 3)
+	for i, nd := range ring.Nodes {
+		reps[i] = startReplica(t, nd)
+	}
+	for _, p := range reps {
+		p.waitStatus("serving", serving)
+	}
+	io.WriteString(reps[0].stdin, "add 40\ninc\ninc\nget\nfly\n")
+	reps[0].waitLine("= 42 from get", func(l string) bool { return l == "= 42" })
+	reps[0].waitLine("an error for fly", func(l string) bool { return strings.HasPrefix(l, "error: unknown command") })
+	for _, p := range reps {
+		p.waitStatus("showing 42", showsValue("42"))
+	}
+	io.WriteString(reps[1].stdin, "quit\n")
+	select {
+	case <-reps[1].exited:
+		if reps[1].err != nil {
+			t.Fatalf("quit: %v", reps[1].err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the replica did not quit")
+	}
+	reps[0].waitStatus("down to two replicas", func(l string) bool { return strings.Contains(l, "(2 of 3) | serving") })
+}
+
+// With two of three daemons killed, the last replica is a minority: it says so, and a
+// write through its node fails at once with "no quorum" and changes nothing. Once the
+// daemons and replicas are back, the restarted replicas take the survivor's state, and
+// writes go on.
+func TestMinorityRefusesWrites(t *testing.T) {
+	ring := startRing(t, 3)
+	reps := make([]*replicaProc, 3)
+	for i, nd := range ring.Nodes {
+		reps[i] = startReplica(t, nd)
+	}
+	for _, p := range reps {
+		p.waitStatus("serving", serving)
+	}
+	mustCounter(t, ring.Node(2), "add", "7")
+	for _, id := range []int{2, 3} {
+		if err := ring.Kill(ring.Node(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reps[0].waitStatus("in a minority", func(l string) bool { return strings.HasSuffix(l, "no quorum: a majority of 3 is 2") })
+	out, errOut, err := runCounter(t, ring.Node(1), "add", "100")
+	if err == nil || !strings.Contains(errOut, "no quorum") {
+		t.Fatalf("add in the minority: %q, %v, stderr %q; want a no quorum failure", out, err, errOut)
+	}
+	if strings.Contains(errOut, "deadline") {
+		t.Fatalf("add in the minority waited out its timeout instead of failing fast: %s", errOut)
+	}
+	for _, id := range []int{2, 3} {
+		if err := ring.StartNode(ring.Node(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitRing(t, ring, ring.Nodes...)
+	reps[1], reps[2] = startReplica(t, ring.Node(2)), startReplica(t, ring.Node(3))
+	for _, p := range reps {
+		p.waitStatus("serving 7 again", func(l string) bool { return showsValue("7")(l) && serving(l) })
+	}
+	if got := mustCounter(t, ring.Node(3), "inc"); got != "8" {
+		t.Fatalf("inc after the heal = %q, want 8 (the refused write changed nothing)", got)
+	}
+}
+
+// tail is the end of a long log.
+func tail(s string) string {
+	const max = 16 << 10
+	if len(s) > max {
+		return "...\n" + s[len(s)-max:]
+	}
+	return s
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
