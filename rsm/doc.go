@@ -10,7 +10,8 @@
 //	val, err := r.Read(ctx, query)    // linearizable
 //
 // The application implements StateMachine (and optionally Querier); the Channel is an
-// embedded node's session (SessionChannel) or a daemon's client (ClientChannel).
+// embedded node's session (SessionChannel) or a daemon's client (ClientChannel). Clients
+// in other processes use a Remote (ConnectClient), served by Replica.Serve.
 //
 // # Primary component
 //
@@ -50,9 +51,9 @@
 //     that it delivered the message answered (stable.go). So any command whose result
 //     was returned, and any read answered, was delivered by every replica of that view,
 //     in the same order: whichever side goes on holds it, and a replica of the next
-//     primary component's source has applied it. (This is what totem's safe delivery
-//     promises; the replicas check it themselves, because the node currently delivers
-//     every message with agreed delivery, safe flag or not.)
+//     primary component's source has applied it. (Totem's safe delivery promises as
+//     much of the daemons; the replicas check it of themselves, since a replica is a
+//     process behind its daemon, and a daemon's delivery is not the replica's.)
 //  3. A member follows the round it promised to its end even after its view changed
 //     (possibly applying the decision without serving). If any member served from an
 //     epoch, every surviving member of that view completed that epoch too, so the
@@ -101,15 +102,23 @@
 // empty, and if every replica holding the latest state is lost, the others wait
 // (ErrNotReady) rather than start from an older one.
 //
-// # Where issue 6 stands (TODO for the next session)
+// # Remote clients
 //
-//   - Done: this package, its tests (agreement, duplicates, partition, state transfer
-//     under load and in chunks, porcupine linearizability with a node restart and a
-//     planted stale read caught, a replica over the client library).
-//   - Left: demo/counter and demo/chat (with their tests through real daemons), and the
-//     README's first Quick start command bringing up a three-node loopback ring with the
-//     counter. A kill -9 of a replica's daemon mid-run (the in-process tests cancel the
-//     node, which is a graceful leave) belongs with those real-process tests.
+// A client in another process (or on a host without a replica) is a Remote. It cannot
+// join the replicas' group, whose members are votes, so it joins ClientsGroup(group),
+// where every replica's gateway (Replica.Serve, on a session of its own) listens. A
+// request names the replica it asks; that replica runs it through Do or Read and
+// multicasts the reply. The Remote prefers a replica on its own node, moves on to
+// another when the one asked refuses (no quorum, not ready, busy), does not answer
+// within RemoteConfig.Attempt, or its node fails, and keeps the command's client id and
+// sequence number across attempts, so a command is applied once however often it is
+// sent. Only when every reachable replica refuses does Propose fail, at once, with the
+// refusal (ErrNoQuorum in a minority). A Remote's Proposes are one at a time, which is
+// what the duplicate rule and the client order need.
+//
+// # Left to do
+//
 //   - The replay buffer of a joining replica is unbounded, and the source builds its
 //     snapshot in memory; bound both before large states are common.
+//   - Durability (above).
 package rsm
