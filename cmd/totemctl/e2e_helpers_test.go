@@ -376,22 +376,7 @@ func hasMember(ms []ctlMember, node, pid int, reason string) bool {
 }
 
 // syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = localring.Buffer
 
 // exitStatus is a process's exit code, or -1 when it did not exit normally.
 func exitStatus(err error) int {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,107 +96,57 @@ func waitRing(t *testing.T, r *localring.Ring, ns ...*localring.Node) {
 
 // replicaProc is a running "counter replica" whose output lines the test reads.
 type replicaProc struct {
-	t      *testing.T
-	node   int
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *syncBuffer
-
-	mu      sync.Mutex
-	lines   []string
-	changed chan struct{} // capacity 1
-	exited  chan struct{}
-	err     error
+	*localring.Process
+	t    *testing.T
+	node int
 }
 
 func startReplica(t *testing.T, nd *localring.Node) *replicaProc {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, "counter"), "--socket", nd.Socket, "replica", "--replicas", "3")
-	p := &replicaProc{t: t, node: nd.ID, cmd: cmd, stderr: &syncBuffer{}, changed: make(chan struct{}, 1), exited: make(chan struct{})}
-	cmd.Stderr = p.stderr
-	localring.DieWithParent(cmd)
-	stdout, err := cmd.StdoutPipe()
+	proc, err := localring.StartProcess(cmd, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("replica on node %d: %v", nd.ID, err)
 	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the replica on node %d: %v", nd.ID, err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
-			p.mu.Unlock()
-			select {
-			case p.changed <- struct{}{}:
-			default:
-			}
-		}
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
+	p := &replicaProc{Process: proc, t: t, node: nd.ID}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.exited
+		p.Kill()
 		if t.Failed() {
-			t.Logf("--- replica on node %d: stdout:\n%s\nstderr:\n%s", p.node, strings.Join(p.snapshot(), "\n"), p.stderr.String())
+			t.Logf("--- replica on node %d: stdout:\n%s\nstderr:\n%s", p.node, strings.Join(p.Lines(), "\n"), p.Stderr())
 		}
 	})
 	return p
 }
 
-func (p *replicaProc) snapshot() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.lines)
-}
-
+// last is the replica's latest status line.
 func (p *replicaProc) last() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.lines) - 1; i >= 0; i-- {
-		if strings.HasPrefix(p.lines[i], "value ") {
-			return p.lines[i]
+	lines := p.Lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "value ") {
+			return lines[i]
 		}
 	}
 	return ""
 }
 
-// waitLine waits until some output line satisfies ok and returns it.
-func (p *replicaProc) waitLine(what string, ok func(string) bool) string {
+// waitLine waits until some output line satisfies ok.
+func (p *replicaProc) waitLine(what string, ok func(string) bool) {
 	p.t.Helper()
-	deadline := time.After(waitTimeout)
-	for {
-		if i := slices.IndexFunc(p.snapshot(), ok); i >= 0 {
-			return p.snapshot()[i]
-		}
-		select {
-		case <-p.changed:
-		case <-p.exited:
-			if i := slices.IndexFunc(p.snapshot(), ok); i >= 0 {
-				return p.snapshot()[i]
-			}
-			p.t.Fatalf("replica on node %d exited (%v) before %s", p.node, p.err, what)
-		case <-deadline:
-			p.t.Fatalf("replica on node %d: no %s within %s; last line %q", p.node, what, waitTimeout, p.last())
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if _, err := p.WaitLine(ctx, 0, ok); err != nil {
+		p.t.Fatalf("replica on node %d: no %s: %v; last status %q", p.node, what, err, p.last())
 	}
 }
 
 // waitStatus waits until the replica's latest status line satisfies ok.
 func (p *replicaProc) waitStatus(what string, ok func(string) bool) {
 	p.t.Helper()
-	deadline := time.After(waitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
 	for !ok(p.last()) {
-		select {
-		case <-p.changed:
-		case <-time.After(50 * time.Millisecond):
-		case <-deadline:
-			p.t.Fatalf("replica on node %d: not %s within %s; last line %q", p.node, what, waitTimeout, p.last())
+		if _, err := p.WaitLine(ctx, len(p.Lines()), func(string) bool { return true }); err != nil {
+			p.t.Fatalf("replica on node %d: not %s: %v; last status %q", p.node, what, err, p.last())
 		}
 	}
 }
@@ -283,20 +231,18 @@ func TestReplicaCommandsOnStdin(t *testing.T) {
 	for _, p := range reps {
 		p.waitStatus("serving", serving)
 	}
-	io.WriteString(reps[0].stdin, "add 40\ninc\ninc\nget\nfly\n")
+	io.WriteString(reps[0].Stdin, "add 40\ninc\ninc\nget\nfly\n")
 	reps[0].waitLine("= 42 from get", func(l string) bool { return l == "= 42" })
 	reps[0].waitLine("an error for fly", func(l string) bool { return strings.HasPrefix(l, "error: unknown command") })
 	for _, p := range reps {
 		p.waitStatus("showing 42", showsValue("42"))
 	}
-	io.WriteString(reps[1].stdin, "quit\n")
-	select {
-	case <-reps[1].exited:
-		if reps[1].err != nil {
-			t.Fatalf("quit: %v", reps[1].err)
-		}
-	case <-time.After(waitTimeout):
+	io.WriteString(reps[1].Stdin, "quit\n")
+	if !reps[1].WaitExit(waitTimeout) {
 		t.Fatal("the replica did not quit")
+	}
+	if err := reps[1].Err(); err != nil {
+		t.Fatalf("quit: %v", err)
 	}
 	reps[0].waitStatus("down to two replicas", func(l string) bool { return strings.Contains(l, "(2 of 3) | serving") })
 }
@@ -350,22 +296,4 @@ func tail(s string) string {
 		return "...\n" + s[len(s)-max:]
 	}
 	return s
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/totem-gcs/totem/demo/localring"
@@ -91,10 +89,8 @@ func (t *tour) run(ctx context.Context, keep bool) error {
 	if err := t.waitRing(ctx, t.ring.Node(1), t.ring.Node(2)); err != nil {
 		return err
 	}
-	if r := t.replicas[3]; r.wait(stopTimeout) {
-		r.mu.Lock()
-		t.out.say("Replica 3 lost its daemon and stopped: %s", strings.TrimSpace(r.stderr.String()))
-		r.mu.Unlock()
+	if r := t.replicas[3]; r.WaitExit(stopTimeout) {
+		t.out.say("Replica 3 lost its daemon and stopped: %s", strings.TrimSpace(r.Stderr()))
 	}
 	t.out.say("Two of three replicas are a majority: the counter goes on.")
 	if _, err := t.counter(ctx, 1, "add", "10"); err != nil {
@@ -176,28 +172,18 @@ func (t *tour) counter(ctx context.Context, node int, args ...string) (string, e
 // startReplica runs "counter replica" on n's daemon, printing its lines as they come.
 func (t *tour) startReplica(n *localring.Node) error {
 	cmd := exec.Command(filepath.Join(t.bin, "counter"), "--socket", n.Socket, "replica", "--replicas", fmt.Sprint(nodes))
-	stdout, err := cmd.StdoutPipe()
+	r := &replica{}
+	p, err := localring.StartProcess(cmd, func(line string) {
+		r.mu.Lock()
+		r.last = line
+		r.mu.Unlock()
+		t.out.say("    replica %d | %s", n.ID, line)
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("the replica on node %d: %w", n.ID, err)
 	}
-	r := &replica{node: n.ID, cmd: cmd, exited: make(chan struct{}), stderr: &bytes.Buffer{}}
-	cmd.Stderr = &lockedBuffer{b: r.stderr, mu: &r.mu}
-	localring.DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start the replica on node %d: %w", n.ID, err)
-	}
+	r.Process = p
 	t.replicas[n.ID] = r
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			r.mu.Lock()
-			r.last = sc.Text()
-			r.mu.Unlock()
-			t.out.say("    replica %d | %s", n.ID, sc.Text())
-		}
-		cmd.Wait()
-		close(r.exited)
-	}()
 	return nil
 }
 
@@ -241,13 +227,7 @@ func (t *tour) poll(ctx context.Context, what string, ok func() bool) error {
 // close stops the replicas and the daemons and removes the directory.
 func (t *tour) close() {
 	for _, r := range t.replicas {
-		r.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	for _, r := range t.replicas {
-		if !r.wait(stopTimeout) {
-			r.cmd.Process.Kill()
-			r.wait(stopTimeout)
-		}
+		r.Stop(stopTimeout)
 	}
 	if t.ring != nil {
 		t.ring.Close()
@@ -268,37 +248,21 @@ func (t *tour) showLogs(w io.Writer) {
 		}
 	}
 	for id, r := range t.replicas {
-		r.mu.Lock()
-		fmt.Fprintf(w, "--- replica %d errors:\n%s\n", id, r.stderr.String())
-		r.mu.Unlock()
+		fmt.Fprintf(w, "--- replica %d errors:\n%s\n", id, r.Stderr())
 	}
 }
 
 // replica is one "counter replica" process.
 type replica struct {
-	node   int
-	cmd    *exec.Cmd
-	exited chan struct{}
-
-	mu     sync.Mutex
-	last   string // its last status line
-	stderr *bytes.Buffer
+	*localring.Process
+	mu   sync.Mutex
+	last string // its last status line
 }
 
 func (r *replica) lastLine() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last
-}
-
-// wait waits at most d for the process to exit and reports whether it did.
-func (r *replica) wait(d time.Duration) bool {
-	select {
-	case <-r.exited:
-		return true
-	case <-time.After(d):
-		return false
-	}
 }
 
 // printer writes whole lines from several goroutines.
@@ -311,15 +275,4 @@ func (p *printer) say(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, format+"\n", args...)
-}
-
-type lockedBuffer struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }
