@@ -87,6 +87,21 @@ type Channel interface {
 	Recv(ctx context.Context) (Event, error)
 }
 
+// agreedSender is a Channel that can also multicast with agreed delivery (ordered, but
+// not waiting until every node holds the message). Requests and replies of remote
+// clients need no more: they are not replicated state, and a lost one is retried.
+type agreedSender interface {
+	SendAgreed(ctx context.Context, data []byte) error
+}
+
+// sendAgreed sends with agreed delivery where ch can, else with safe delivery.
+func sendAgreed(ctx context.Context, ch Channel, data []byte) error {
+	if a, ok := ch.(agreedSender); ok {
+		return a.SendAgreed(ctx, data)
+	}
+	return ch.Send(ctx, data)
+}
+
 func sortedMembers(ms []Member) []Member {
 	out := slices.Clone(ms)
 	slices.SortFunc(out, cmpMember)

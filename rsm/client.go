@@ -33,6 +33,11 @@ func (c *ClientChannel) Send(ctx context.Context, data []byte) error {
 	return c.c.Multicast(ctx, c.group, data, client.Safe)
 }
 
+// SendAgreed multicasts with the agreed service level.
+func (c *ClientChannel) SendAgreed(ctx context.Context, data []byte) error {
+	return c.c.Multicast(ctx, c.group, data, client.Agreed)
+}
+
 // Recv implements Channel.
 func (c *ClientChannel) Recv(ctx context.Context) (Event, error) {
 	for {

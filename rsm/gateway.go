@@ -172,7 +172,7 @@ func (r *Replica) reply(ctx context.Context, ch Channel, req *requestMsg, res []
 	if err != nil {
 		m.Code, m.Error, m.Result = codeOf(err), err.Error(), nil
 	}
-	if err := ch.Send(ctx, encode(kindReply, m)); err != nil && ctx.Err() == nil {
+	if err := sendAgreed(ctx, ch, encode(kindReply, m)); err != nil && ctx.Err() == nil {
 		r.log.Warn("reply to remote client", "client", req.Client, "seq", req.Seq, "err", err)
 	}
 }

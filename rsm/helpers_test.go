@@ -26,7 +26,7 @@ const (
 )
 
 // testLogger logs to the test's output when RSM_LOG is set (go test -v).
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("RSM_LOG") == "" {
 		return nil
 	}
@@ -36,7 +36,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // cluster is totem nodes over UDP multicast on loopback, each behind a transport that
 // can cut it off from chosen peers (a partition without network namespaces).
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	name  string
 	group netip.AddrPort
 	cuts  *cuts
@@ -51,7 +51,7 @@ type tnode struct {
 	done   chan struct{}
 }
 
-func newCluster(t *testing.T, n int) *cluster {
+func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
 	c := &cluster{
 		t:     t,
@@ -272,7 +272,7 @@ func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplic
 }
 
 // runReplica runs a kv replica over ch until the test ends or stop; closeCh closes ch.
-func runReplica(t *testing.T, id wire.NodeID, ch rsm.Channel, closeCh func() error, tweak func(*rsm.Config)) *treplica {
+func runReplica(t testing.TB, id wire.NodeID, ch rsm.Channel, closeCh func() error, tweak func(*rsm.Config)) *treplica {
 	t.Helper()
 	cfg := rsm.Config{Replicas: 3, Logger: testLogger(t)}
 	if tweak != nil {
@@ -311,7 +311,7 @@ func (c *cluster) startReplicas(tweak func(*rsm.Config)) []*treplica {
 }
 
 // waitFor polls cond until it holds or ctx ends.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
 	for !cond() {
 		select {
@@ -323,7 +323,7 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 }
 
 // waitReady waits until every replica serves in one view of all of them.
-func waitReady(t *testing.T, ctx context.Context, reps ...*treplica) {
+func waitReady(t testing.TB, ctx context.Context, reps ...*treplica) {
 	t.Helper()
 	waitFor(t, ctx, "replicas ready", func() bool {
 		for _, tr := range reps {
@@ -337,7 +337,7 @@ func waitReady(t *testing.T, ctx context.Context, reps ...*treplica) {
 }
 
 // waitEqual waits until every replica has applied the same commands.
-func waitEqual(t *testing.T, ctx context.Context, reps ...*treplica) {
+func waitEqual(t testing.TB, ctx context.Context, reps ...*treplica) {
 	t.Helper()
 	waitFor(t, ctx, "replicas equal", func() bool {
 		s0 := reps[0].r.Status()

@@ -13,17 +13,30 @@ import (
 // replaces the one before: a newer decision makes it useless.
 type outbox struct {
 	mu     sync.Mutex
-	ctrl   [][]byte
+	ctrl   []outMsg
 	chunks [][]byte
 	wake   chan struct{}
 	log    *slog.Logger
 }
 
+// outMsg is a control message; agreed ones need no safe delivery.
+type outMsg struct {
+	b      []byte
+	agreed bool
+}
+
 func newOutbox(log *slog.Logger) *outbox { return &outbox{wake: make(chan struct{}, 1), log: log} }
 
-func (o *outbox) send(b []byte) {
+// send queues a control message for safe delivery.
+func (o *outbox) send(b []byte) { o.queue(outMsg{b: b}) }
+
+// sendAgreed queues a control message for agreed delivery: one whose meaning does not
+// depend on every node holding it, like a stability report ("I delivered up to here").
+func (o *outbox) sendAgreed(b []byte) { o.queue(outMsg{b: b, agreed: true}) }
+
+func (o *outbox) queue(m outMsg) {
 	o.mu.Lock()
-	o.ctrl = append(o.ctrl, b)
+	o.ctrl = append(o.ctrl, m)
 	o.mu.Unlock()
 	o.poke()
 }
@@ -43,26 +56,26 @@ func (o *outbox) poke() {
 	}
 }
 
-func (o *outbox) next() ([]byte, bool) {
+func (o *outbox) next() (outMsg, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var b []byte
+	var m outMsg
 	switch {
 	case len(o.ctrl) > 0:
-		b, o.ctrl = o.ctrl[0], o.ctrl[1:]
+		m, o.ctrl = o.ctrl[0], o.ctrl[1:]
 	case len(o.chunks) > 0:
-		b, o.chunks = o.chunks[0], o.chunks[1:]
+		m, o.chunks = outMsg{b: o.chunks[0]}, o.chunks[1:]
 	default:
-		return nil, false
+		return m, false
 	}
-	return b, true
+	return m, true
 }
 
 // run sends until ctx ends. A failed send is dropped: it fails only when the channel is
 // gone, which the event loop learns from Recv.
 func (o *outbox) run(ctx context.Context, ch Channel) {
 	for {
-		b, ok := o.next()
+		m, ok := o.next()
 		if !ok {
 			select {
 			case <-o.wake:
@@ -71,7 +84,11 @@ func (o *outbox) run(ctx context.Context, ch Channel) {
 				return
 			}
 		}
-		if err := ch.Send(ctx, b); err != nil {
+		send := ch.Send
+		if m.agreed {
+			send = func(ctx context.Context, b []byte) error { return sendAgreed(ctx, ch, b) }
+		}
+		if err := send(ctx, m.b); err != nil {
 			if ctx.Err() != nil {
 				return
 			}

@@ -241,7 +241,7 @@ var errAttempt = errors.New("rsm: no answer from replica")
 func (c *Remote) ask(ctx context.Context, target Member, req *requestMsg, replies chan *replyMsg, downs chan wire.NodeID) (res []byte, err error, final bool) {
 	r := *req
 	r.Target = pack(target)
-	if err := c.ch.Send(ctx, encode(kindRequest, &r)); err != nil {
+	if err := sendAgreed(ctx, c.ch, encode(kindRequest, &r)); err != nil {
 		return nil, fmt.Errorf("rsm: send request: %w", err), ctx.Err() == nil
 	}
 	timer := time.NewTimer(c.cfg.Attempt)

@@ -41,6 +41,11 @@ func (c *SessionChannel) Send(ctx context.Context, data []byte) error {
 	return c.s.Multicast(ctx, c.group, data, true)
 }
 
+// SendAgreed multicasts with agreed delivery.
+func (c *SessionChannel) SendAgreed(ctx context.Context, data []byte) error {
+	return c.s.Multicast(ctx, c.group, data, false)
+}
+
 // Recv implements Channel.
 func (c *SessionChannel) Recv(ctx context.Context) (Event, error) {
 	for {

@@ -12,7 +12,8 @@ import (
 // This is the guarantee of safe delivery, checked by the replicas themselves: each
 // member, while installed, multicasts how many commands and reads of the epoch it has
 // delivered (one report in flight at a time, so reports batch under load), and answers
-// are released up to the lowest report.
+// are released up to the lowest report. Reports travel with agreed delivery: what one
+// says, that its sender delivered up to a position, is true whoever else holds it.
 //
 // Positions count commands and reads delivered since the epoch's round completed; every
 // installed member of the view delivers the same ones in the same order, so the same
@@ -91,7 +92,7 @@ func (r *Replica) maybeReport() {
 		return
 	}
 	s.reported, s.inFlight, s.sent = true, true, s.pos
-	r.out.send(encode(kindStable, &stableMsg{Ballot: s.epoch, Pos: s.pos}))
+	r.out.sendAgreed(encode(kindStable, &stableMsg{Ballot: s.epoch, Pos: s.pos}))
 }
 
 // unhold gives up on held answers when the view changes: their messages may not have
