@@ -2,17 +2,13 @@ package rsm_test
 
 import (
 	"context"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 
 	"github.com/totem-gcs/totem/demo/localring"
+	"github.com/totem-gcs/totem/demo/localring/ringtest"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/rsm"
 	"github.com/totem-gcs/totem/totem/client"
@@ -22,61 +18,10 @@ import (
 // real totemd processes on 127.0.0.1, so that a daemon can die by SIGKILL: no leave, no
 // goodbye, its replica's connection simply breaks.
 
-var totemd struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// totemdBinary builds totemd once per test binary; tests skip without a go command.
-func totemdBinary(t *testing.T) string {
-	t.Helper()
-	totemd.once.Do(func() {
-		dir, err := os.MkdirTemp("", "rsm-bin")
-		if err != nil {
-			totemd.err = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		totemd.err = localring.Build(ctx, dir, false, "github.com/totem-gcs/totem/cmd/totemd")
-		totemd.path = filepath.Join(dir, "totemd")
-	})
-	switch {
-	case errors.Is(totemd.err, exec.ErrNotFound):
-		t.Skipf("cannot build totemd: %v", totemd.err)
-	case totemd.err != nil:
-		t.Fatalf("build totemd: %v", totemd.err)
-	}
-	return totemd.path
-}
-
-// startDaemons runs n real daemons that form one ring; they are killed at cleanup, and
-// their logs printed if the test failed.
+// startDaemons runs n real daemons that form one ring, for the test.
 func startDaemons(t *testing.T, n int) *localring.Ring {
 	t.Helper()
-	bin := totemdBinary(t)
-	dir, err := localring.ShortDir("rsm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	r, err := localring.Start(ctx, localring.Options{Totemd: bin, Dir: dir, Nodes: n})
-	if err != nil {
-		os.RemoveAll(dir)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		r.Close()
-		if t.Failed() {
-			for _, nd := range r.Nodes {
-				t.Logf("--- totemd %d:\n%s", nd.ID, nd.Log())
-			}
-		}
-		os.RemoveAll(dir)
-	})
-	return r
+	return ringtest.Start(t, ringtest.Binaries(t, "github.com/totem-gcs/totem/cmd/totemd"), n)
 }
 
 // daemonReplica runs a replica attached to nd's daemon.

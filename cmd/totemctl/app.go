@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -33,7 +31,7 @@ func newApp() *cli.App {
 			"Exit status: 0 on success, 1 when the command failed, 2 on a usage error.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
-				Name: "socket", EnvVars: []string{"TOTEM_SOCKET"}, Value: defaultSocket(),
+				Name: "socket", EnvVars: []string{"TOTEM_SOCKET"}, Value: client.DefaultSocket(),
 				Usage: "the daemon's Unix socket `PATH` (totemd's default for this user)",
 			},
 		},
@@ -86,16 +84,6 @@ func exitCode(w io.Writer, err error) int {
 		fmt.Fprintln(w, "totemctl:", msg)
 	}
 	return code
-}
-
-// defaultSocket is where totemd puts its socket when not told: the same per-user
-// runtime location ($XDG_RUNTIME_DIR/totem/totemd.sock, else /tmp/totem-UID/totemd.sock).
-// The rule is repeated here rather than imported, as commands do not import each other.
-func defaultSocket() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "totem", "totemd.sock")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("totem-%d", os.Getuid()), "totemd.sock")
 }
 
 // dial connects to the daemon at --socket; the client's name, which other members see,

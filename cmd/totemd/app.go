@@ -126,7 +126,7 @@ func load(c *cli.Context) (*settings, error) {
 		return nil, fmt.Errorf("--event-queue must be at least 16")
 	}
 	if s.socket == "" {
-		s.socket = defaultSocket()
+		s.socket = ipc.DefaultSocket()
 	}
 	if s.stateDir == "" {
 		s.stateDir = filepath.Join(filepath.Dir(s.socket), fmt.Sprintf("state-%d", s.nodeID))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -86,13 +85,4 @@ func parsePeer(s string) (wire.NodeID, netip.AddrPort, error) {
 		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: %w", s, err)
 	}
 	return wire.NodeID(id), addr, nil
-}
-
-// defaultSocket is a per-user runtime location: $XDG_RUNTIME_DIR/totem/totemd.sock, or
-// /tmp/totem-UID/totemd.sock.
-func defaultSocket() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "totem", "totemd.sock")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("totem-%d", os.Getuid()), "totemd.sock")
 }

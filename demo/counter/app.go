@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -48,7 +46,7 @@ func newApp() *cli.App {
 			"failed, 2 on a usage error.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
-				Name: "socket", EnvVars: []string{"TOTEM_SOCKET"}, Value: defaultSocket(),
+				Name: "socket", EnvVars: []string{"TOTEM_SOCKET"}, Value: client.DefaultSocket(),
 				Usage: "the daemon's Unix socket `PATH`",
 			},
 			&cli.StringFlag{Name: "group", Value: "counter", Usage: "the replicas' group `NAME`"},
@@ -82,15 +80,6 @@ func newApp() *cli.App {
 }
 
 func usagef(format string, args ...any) error { return cli.Exit(fmt.Sprintf(format, args...), 2) }
-
-// defaultSocket is totemd's default socket for this user (repeated from totemd, as
-// commands do not import each other).
-func defaultSocket() string {
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-		return filepath.Join(dir, "totem", "totemd.sock")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("totem-%d", os.Getuid()), "totemd.sock")
-}
 
 func dial(c *cli.Context, name string) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(c.Context, dialTimeout)

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/demo/localring"
+	"github.com/totem-gcs/totem/demo/localring/ringtest"
 )
 
 // The end-to-end tests run real totemd and counter processes on 127.0.0.1, as a user
@@ -25,74 +24,21 @@ const (
 	cmdTimeout  = 20 * time.Second
 )
 
-var (
-	binDir  string
-	skipWhy string
-)
-
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "counter-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binDir = dir
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	switch err := localring.Build(ctx, dir, os.Getenv("TOTEM_E2E_RACE") == "1",
-		"github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/demo/counter"); {
-	case errors.Is(err, exec.ErrNotFound):
-		skipWhy = "no go command to build totemd and counter: " + err.Error()
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "building the binaries:", err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	code := m.Run()
+	ringtest.Cleanup()
+	os.Exit(code)
 }
 
-// startRing starts n daemons; they are killed when the test ends.
+// startRing builds the binaries (once) and starts n daemons for the test.
 func startRing(t *testing.T, n int) *localring.Ring {
 	t.Helper()
-	if skipWhy != "" {
-		t.Skip(skipWhy)
-	}
-	dir, err := localring.ShortDir("counter")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	r, err := localring.Start(ctx, localring.Options{Totemd: filepath.Join(binDir, "totemd"), Dir: dir, Nodes: n})
-	if err != nil {
-		os.RemoveAll(dir)
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		r.Close()
-		if err := r.Check(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			for _, nd := range r.Nodes {
-				t.Logf("--- totemd %d:\n%s", nd.ID, tail(nd.Log()))
-			}
-		}
-		os.RemoveAll(dir)
-	})
-	return r
+	binDir = ringtest.Binaries(t, "github.com/totem-gcs/totem/cmd/totemd", "github.com/totem-gcs/totem/demo/counter")
+	return ringtest.Start(t, binDir, n)
 }
 
-func waitRing(t *testing.T, r *localring.Ring, ns ...*localring.Node) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if _, err := r.WaitRing(ctx, ns...); err != nil {
-		t.Fatal(err)
-	}
-}
+// binDir holds the binaries that startRing built.
+var binDir string
 
 // replicaProc is a running "counter replica" whose output lines the test reads.
 type replicaProc struct {
@@ -279,7 +225,7 @@ func TestMinorityRefusesWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitRing(t, ring, ring.Nodes...)
+	ringtest.WaitRing(t, ring, ring.Nodes...)
 	reps[1], reps[2] = startReplica(t, ring.Node(2)), startReplica(t, ring.Node(3))
 	for _, p := range reps {
 		p.waitStatus("serving 7 again", func(l string) bool { return showsValue("7")(l) && serving(l) })
@@ -287,13 +233,4 @@ func TestMinorityRefusesWrites(t *testing.T) {
 	if got := mustCounter(t, ring.Node(3), "inc"); got != "8" {
 		t.Fatalf("inc after the heal = %q, want 8 (the refused write changed nothing)", got)
 	}
-}
-
-// tail is the end of a long log.
-func tail(s string) string {
-	const max = 16 << 10
-	if len(s) > max {
-		return "...\n" + s[len(s)-max:]
-	}
-	return s
 }

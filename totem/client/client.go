@@ -261,3 +261,7 @@ func (c *Client) deliver(f *ipc.ServerFrame) bool {
 		return false
 	}
 }
+
+// DefaultSocket is the daemon's socket unless it was told otherwise (see totemd
+// --socket); programs take it as the default of their own --socket.
+func DefaultSocket() string { return ipc.DefaultSocket() }
