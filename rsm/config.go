@@ -14,6 +14,12 @@ type Config struct {
 	// ChunkSize bounds one snapshot message. Default 256 KiB; it must fit the channel's
 	// largest message (1 MiB by default) with a little room for the header.
 	ChunkSize int
+	// MaxTransfer bounds what a replica taking a state transfer holds besides its state:
+	// the snapshot's bytes received so far plus the commands and reads ordered after the
+	// cut, kept until the snapshot is complete. Past it Run fails with
+	// ErrTransferTooLarge rather than exhaust memory (restart the replica, or raise the
+	// bound). Default 1 GiB.
+	MaxTransfer int
 	// ClientID identifies this replica's own proposals for duplicate suppression. Zero
 	// picks a random one, which is what a replica that restarts empty needs: it must not
 	// reuse the sequence numbers of an earlier life.
@@ -30,6 +36,7 @@ type Config struct {
 
 const (
 	defaultChunkSize        = 256 << 10
+	defaultMaxTransfer      = 1 << 30
 	defaultMaxClients       = 1024
 	defaultResultsPerClient = 128
 )
@@ -40,6 +47,9 @@ func (c *Config) validate() error {
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = defaultChunkSize
+	}
+	if c.MaxTransfer <= 0 {
+		c.MaxTransfer = defaultMaxTransfer
 	}
 	if c.MaxClients <= 0 {
 		c.MaxClients = defaultMaxClients

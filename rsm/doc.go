@@ -79,7 +79,9 @@
 // meanwhile) and streamed in chunks of at most Config.ChunkSize (256 KiB). The taker
 // buffers every command and read ordered after the cut, restores the snapshot when the
 // last chunk arrives, replays the buffer, and only then serves. A taker whose transfer
-// a later view change interrupts reports itself unsynced and is handed a new one.
+// a later view change interrupts reports itself unsynced and is handed a new one. What
+// a taker holds meanwhile (snapshot so far and buffer) is bounded by Config.MaxTransfer:
+// past it Run fails with ErrTransferTooLarge, a clear stop rather than a memory blow-up.
 //
 // # Duplicates and order
 //
@@ -118,7 +120,8 @@
 //
 // # Left to do
 //
-//   - The replay buffer of a joining replica is unbounded, and the source builds its
-//     snapshot in memory; bound both before large states are common.
+//   - The source builds its snapshot in memory (a joiner's side is bounded by
+//     Config.MaxTransfer); stream it from the state machine before large states are
+//     common.
 //   - Durability (above).
 package rsm

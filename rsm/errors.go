@@ -18,4 +18,7 @@ var (
 	// ErrExpired: the command is a duplicate of one already applied whose result is no
 	// longer in the duplicate cache (see Config.ResultsPerClient and MaxClients).
 	ErrExpired = errors.New("rsm: duplicate command, result no longer cached")
+	// ErrTransferTooLarge: Run ended because a state transfer outgrew
+	// Config.MaxTransfer.
+	ErrTransferTooLarge = errors.New("rsm: state transfer larger than Config.MaxTransfer")
 )

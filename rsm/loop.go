@@ -37,10 +37,14 @@ func (r *Replica) handle(ev Event) error {
 	return r.fatal
 }
 
+// cmdOverhead is what a kept command costs besides its data.
+const cmdOverhead = 64
+
 // onOrdered handles a command or a read; during a state transfer it is kept for after.
 func (r *Replica) onOrdered(k kind, m *cmdMsg) {
 	if r.await != nil {
 		r.await.buffered = append(r.await.buffered, ordered{k, m})
+		r.hold(r.await, len(m.Data)+cmdOverhead)
 		return
 	}
 	if k == kindRead {

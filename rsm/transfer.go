@@ -35,6 +35,16 @@ type transfer struct {
 	next     uint32
 	data     bytes.Buffer
 	buffered []ordered // commands and reads ordered after the cut
+	held     int       // bytes of data and buffered, against Config.MaxTransfer
+}
+
+// hold counts n more bytes held for the transfer; past the bound the replica stops.
+func (r *Replica) hold(t *transfer, n int) {
+	t.held += n
+	if t.held > r.cfg.MaxTransfer && r.fatal == nil {
+		r.fatal = fmt.Errorf("%w: %d bytes held (snapshot %d bytes so far, %d commands ordered after its cut)",
+			ErrTransferTooLarge, t.held, t.data.Len(), len(t.buffered))
+	}
 }
 
 // ordered is a command or read kept during a transfer.
@@ -93,6 +103,10 @@ func (r *Replica) onChunk(from Member, c *chunkMsg) error {
 	}
 	t.next++
 	t.data.Write(c.Data)
+	r.hold(t, len(c.Data))
+	if r.fatal != nil {
+		return r.fatal
+	}
 	if !c.Last {
 		return nil
 	}

@@ -2,11 +2,14 @@ package rsm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/totem-gcs/totem/rsm"
 )
 
 func TestJoinUnderLoadEndsEqual(t *testing.T) {
@@ -84,5 +87,35 @@ func TestLargeStateTransfersInChunks(t *testing.T) {
 	// The state is four times the largest message: it can only have come in chunks.
 	if res, err := joiner.r.Read(ctx, get("big63")); err != nil || len(res) != size {
 		t.Fatalf("read at the joiner: %d bytes, %v", len(res), err)
+	}
+}
+
+// A joiner whose transfer outgrows Config.MaxTransfer stops with a clear error instead
+// of holding ever more memory; the others serve on.
+func TestTransferBoundStopsJoiner(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	c := newCluster(t, 3)
+	reps := c.startReplicas(nil)
+	waitReady(t, ctx, reps...)
+	for i := range 4 {
+		if _, err := reps[0].r.Propose(ctx, put(fmt.Sprintf("pad%d", i), strings.Repeat("x", 64<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reps[2].stop()
+	waitReady(t, ctx, reps[:2]...)
+	joiner := c.startReplica(3, func(cfg *rsm.Config) { cfg.MaxTransfer = 100 << 10 })
+	select {
+	case <-joiner.done:
+	case <-ctx.Done():
+		t.Fatal("the joiner took a 256 KiB state with a 100 KiB bound")
+	}
+	if !errors.Is(joiner.err, rsm.ErrTransferTooLarge) {
+		t.Fatalf("joiner ended with %v, want ErrTransferTooLarge", joiner.err)
+	}
+	joiner.stop() // as its program would on Run's error: its session leaves the group
+	if _, err := retry(ctx, func() ([]byte, error) { return reps[1].r.Propose(ctx, add("n", 1)) }); err != nil {
+		t.Fatalf("the others after the joiner stopped: %v", err)
 	}
 }
