@@ -31,12 +31,47 @@ func (c *Client) Leave(ctx context.Context, group string) error {
 // (backpressure). If ctx ends first, Multicast returns ctx.Err() but the message may
 // still be sent. data may be reused once Multicast returns.
 func (c *Client) Multicast(ctx context.Context, group string, data []byte, level Level) error {
+	p, err := c.MulticastAsync(ctx, group, data, level)
+	if err != nil {
+		return err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a multicast written to the daemon whose answer has not been read yet.
+type Pending struct {
+	c     *Client
+	id    uint32
+	reply chan *ipc.ServerFrame
+	group string
+}
+
+// MulticastAsync is Multicast without the wait for the daemon's answer: it returns once
+// the request is written, so that one goroutine can keep many messages in flight, which
+// is what a sender needs to go faster than one round trip to the daemon per message.
+// The daemon takes one connection's requests in the order they were written, so one
+// goroutine's messages are ordered in the order of its calls. Backpressure still holds:
+// the daemon reads the connection only as fast as the ring takes messages, so the call
+// blocks once the socket's buffer is full. Every Pending must be waited for (Wait);
+// bound how many are outstanding. data may be reused once MulticastAsync returns.
+func (c *Client) MulticastAsync(ctx context.Context, group string, data []byte, level Level) (*Pending, error) {
 	if limit := c.info.MaxMessage; len(data) > limit {
-		return fmt.Errorf("client: multicast to %q: %w: %d bytes, max %d", group, ErrTooLarge, len(data), limit)
+		return nil, fmt.Errorf("client: multicast to %q: %w: %d bytes, max %d", group, ErrTooLarge, len(data), limit)
 	}
 	req := &ipc.Request{Type: ipc.TypeMulticast, Group: group, Data: data, Level: string(level)}
-	if _, err := c.call(ctx, req, ipc.TypeOK); err != nil {
-		return fmt.Errorf("client: multicast to %q: %w", group, err)
+	id, ch, err := c.send(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("client: multicast to %q: %w", group, err)
+	}
+	return &Pending{c: c, id: id, reply: ch, group: group}, nil
+}
+
+// Wait returns the daemon's answer: nil once it accepted the message for ordering. If
+// ctx ends first it returns ctx.Err(), and the message may still be sent.
+func (p *Pending) Wait(ctx context.Context) error {
+	defer p.c.forget(p.id)
+	if _, err := p.c.await(ctx, p.reply, ipc.TypeOK); err != nil {
+		return fmt.Errorf("client: multicast to %q: %w", p.group, err)
 	}
 	return nil
 }
@@ -80,19 +115,35 @@ func (c *Client) Members(ctx context.Context, group string) ([]Member, error) {
 
 // call sends a request and waits for its reply, which must be of type want.
 func (c *Client) call(ctx context.Context, req *ipc.Request, want string) (*ipc.ServerFrame, error) {
-	id, ch, err := c.register()
+	id, ch, err := c.send(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	defer c.forget(id)
+	return c.await(ctx, ch, want)
+}
+
+// send registers a request id and writes the request; the reply arrives on the
+// returned channel, and the caller must forget the id once it is done with it.
+func (c *Client) send(ctx context.Context, req *ipc.Request) (uint32, chan *ipc.ServerFrame, error) {
+	id, ch, err := c.register()
+	if err != nil {
+		return 0, nil, err
+	}
 	req.ID = id
 	b, err := ipc.AppendFrame(nil, req)
+	if err == nil {
+		err = c.write(ctx, b)
+	}
 	if err != nil {
-		return nil, err
+		c.forget(id)
+		return 0, nil, err
 	}
-	if err := c.write(ctx, b); err != nil {
-		return nil, err
-	}
+	return id, ch, nil
+}
+
+// await waits for a reply on ch, which must be of type want.
+func (c *Client) await(ctx context.Context, ch chan *ipc.ServerFrame, want string) (*ipc.ServerFrame, error) {
 	select {
 	case f := <-ch:
 		return checkReply(f, want)

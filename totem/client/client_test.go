@@ -387,3 +387,55 @@ func TestBackpressureContext(t *testing.T) {
 		t.Fatal("Close blocked")
 	}
 }
+
+// TestMulticastAsync: one goroutine keeps many multicasts in flight; they are delivered
+// in the order of its calls, every Pending answers, and a refused one says why.
+func TestMulticastAsync(t *testing.T) {
+	d := newTestDaemon(t, ipctest.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	c := newTestClient(t, d, "pipeline", client.WithEventBuffer(4096))
+	joinAndWait(ctx, t, c, "g")
+	msgs := payloads("m", 2000)
+	pendings := make(chan *client.Pending, 128) // the window
+	waited := make(chan error, 1)
+	go func() {
+		var first error
+		for p := range pendings {
+			if err := p.Wait(ctx); err != nil && first == nil {
+				first = err
+			}
+		}
+		waited <- first
+	}()
+	got := make(chan []string, 1)
+	go func() {
+		m, err := collect(ctx, c, "g", len(msgs))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- m
+	}()
+	for _, m := range msgs {
+		p, err := c.MulticastAsync(ctx, "g", []byte(m), client.Agreed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pendings <- p
+	}
+	close(pendings)
+	if err := <-waited; err != nil {
+		t.Fatalf("a pending multicast failed: %v", err)
+	}
+	if m := <-got; !slices.Equal(m, msgs) {
+		t.Fatalf("delivered %d messages not in the order sent", len(m))
+	}
+
+	p, err := c.MulticastAsync(ctx, "not-joined", []byte("x"), client.Agreed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(ctx); !errors.Is(err, client.ErrNotJoined) {
+		t.Fatalf("async multicast to a group not joined: %v, want ErrNotJoined", err)
+	}
+}

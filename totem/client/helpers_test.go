@@ -15,7 +15,7 @@ import (
 const testTimeout = 20 * time.Second
 
 // newTestDaemon starts an in-process daemon and waits for its ring.
-func newTestDaemon(t *testing.T, o ipctest.Options) *ipctest.Daemon {
+func newTestDaemon(t testing.TB, o ipctest.Options) *ipctest.Daemon {
 	t.Helper()
 	d := ipctest.Start(t, o)
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -27,7 +27,7 @@ func newTestDaemon(t *testing.T, o ipctest.Options) *ipctest.Daemon {
 }
 
 // newTestClient dials d; the client is closed when the test ends.
-func newTestClient(t *testing.T, d *ipctest.Daemon, name string, opts ...client.Option) *client.Client {
+func newTestClient(t testing.TB, d *ipctest.Daemon, name string, opts ...client.Option) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
