@@ -2,6 +2,7 @@ package multicast
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -94,19 +95,19 @@ func (u *UDP) openGroup(ifi *net.Interface) error {
 	return nil
 }
 
-// listenShared binds to the group address itself where the OS allows it (Linux, BSDs), so
-// that the socket receives only that group's traffic, not every datagram to the port; it
-// falls back to the wildcard address elsewhere.
+// listenShared binds to the group address itself where the OS allows it (bindGroupAddr),
+// so that the socket receives only that group's traffic and leaves the port's unicast
+// to the node's own socket; it falls back to the wildcard address elsewhere.
 func listenShared(group netip.AddrPort) (*net.UDPConn, error) {
+	c, err := bindGroupAddr(group)
+	if err == nil {
+		return c, nil
+	}
 	lc := net.ListenConfig{Control: reuseControl}
-	pc, err := lc.ListenPacket(context.Background(), "udp4", group.String())
-	if err != nil {
-		wildcard := netip.AddrPortFrom(netip.IPv4Unspecified(), group.Port())
-		pc, err2 := lc.ListenPacket(context.Background(), "udp4", wildcard.String())
-		if err2 != nil {
-			return nil, fmt.Errorf("multicast: udp: listen %v: %w", group, err)
-		}
-		return pc.(*net.UDPConn), nil
+	wildcard := netip.AddrPortFrom(netip.IPv4Unspecified(), group.Port())
+	pc, err2 := lc.ListenPacket(context.Background(), "udp4", wildcard.String())
+	if err2 != nil {
+		return nil, fmt.Errorf("multicast: udp: listen %v: %w", group, errors.Join(err, err2))
 	}
 	return pc.(*net.UDPConn), nil
 }

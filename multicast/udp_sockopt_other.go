@@ -3,7 +3,9 @@
 package multicast
 
 import (
+	"errors"
 	"net"
+	"net/netip"
 	"syscall"
 )
 
@@ -13,3 +15,8 @@ func reuseControl(_, _ string, _ syscall.RawConn) error { return nil }
 
 // socketBuffers: unknown on this platform.
 func socketBuffers(*net.UDPConn) (rcv, snd int, err error) { return -1, -1, nil }
+
+// bindGroupAddr: not implemented on this platform; the caller binds the wildcard.
+func bindGroupAddr(group netip.AddrPort) (*net.UDPConn, error) {
+	return nil, errors.ErrUnsupported
+}

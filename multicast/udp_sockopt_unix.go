@@ -3,7 +3,10 @@
 package multicast
 
 import (
+	"fmt"
 	"net"
+	"net/netip"
+	"os"
 	"runtime"
 	"syscall"
 
@@ -23,6 +26,41 @@ func reuseControl(_, _ string, c syscall.RawConn) error {
 		return err
 	}
 	return serr
+}
+
+// bindGroupAddr opens a UDP socket bound to the multicast group's own address and port,
+// shared (SO_REUSEADDR, SO_REUSEPORT) with the other nodes on this host. The Go standard
+// library binds a multicast listen address to the wildcard instead, which would take the
+// whole port: then the node's unicast socket could not use the same port number (as
+// with corosync's mcastport and the harness's 5405 for both), and the group socket
+// would receive unicast datagrams to that port too.
+func bindGroupAddr(group netip.AddrPort) (*net.UDPConn, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	err = unix.SetNonblock(fd, true)
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	}
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrInet4{Port: int(group.Port()), Addr: group.Addr().As4()})
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind %v: %w", group, err)
+	}
+	f := os.NewFile(uintptr(fd), "udp-group")
+	defer f.Close() // FilePacketConn dups it
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return pc.(*net.UDPConn), nil
 }
 
 // socketBuffers reads back the effective receive and send buffer sizes. Linux reports

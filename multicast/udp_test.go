@@ -429,3 +429,22 @@ func TestUDPMaxPayload(t *testing.T) {
 		t.Errorf("default MaxPayload with a key: %d, want 1427", u.MaxPayload())
 	}
 }
+
+// The unicast port may be the group's port, as corosync deployments and the benchmark
+// harness have it: the group socket binds the group address, not the whole port.
+func TestUDPMulticastSamePortAsUnicast(t *testing.T) {
+	requireLoopbackMulticast(t)
+	cluster, group := testCluster(t), testGroup(t)
+	var nodes []*UDP
+	for i, last := range []byte{2, 3} { // two addresses of 127/8, both on lo
+		listen := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, last}), group.Port())
+		u, err := NewUDP(UDPConfig{NodeID: wire.NodeID(i + 1), Cluster: cluster, Listen: listen,
+			Mcast: group, Interface: "lo", TTL: 1})
+		if err != nil {
+			t.Fatalf("node %d on %v with group %v: %v", i+1, listen, group, err)
+		}
+		t.Cleanup(func() { u.Close() })
+		nodes = append(nodes, u)
+	}
+	exchange(t, nodes, cluster)
+}
