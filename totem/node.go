@@ -43,6 +43,8 @@ type Node struct {
 	ring       wire.RingID
 	members    []wire.NodeID
 	buf        []byte
+	batchBuf   [][]byte // encode buffers of a multicast batch, reused
+	batch      [][]byte // the batch being sent
 
 	statusMu sync.Mutex
 	status   Status
@@ -279,9 +281,7 @@ func (n *Node) flush() error {
 		for _, tr := range rd.Transitions {
 			n.log.Info("membership", "from", tr.From, "to", tr.To, "ring", tr.Ring, "reason", tr.Reason)
 		}
-		for _, p := range rd.Multicast {
-			n.send(0, p)
-		}
+		n.multicast(rd.Multicast)
 		for _, u := range rd.Unicast {
 			n.send(u.To, u.Packet)
 		}
@@ -294,6 +294,40 @@ func (n *Node) flush() error {
 		}
 	}
 	return nil
+}
+
+// batchMulticaster is a transport that sends many datagrams in one system call.
+type batchMulticaster interface {
+	MulticastBatch(bufs [][]byte) error
+}
+
+// multicast sends ps in order, in one batch where the transport can (a token visit
+// sends up to MaxMessages at once).
+func (n *Node) multicast(ps []wire.Packet) {
+	bt, ok := n.tr.(batchMulticaster)
+	if !ok || len(ps) < 2 {
+		for _, p := range ps {
+			n.send(0, p)
+		}
+		return
+	}
+	bufs := n.batch[:0]
+	for i, p := range ps {
+		if i == len(n.batchBuf) {
+			n.batchBuf = append(n.batchBuf, nil)
+		}
+		b, err := wire.Append(n.batchBuf[i][:0], n.cluster, n.cfg.NodeID, p)
+		if err != nil {
+			n.log.Error("encode", "kind", p.Kind(), "err", err)
+			continue
+		}
+		n.batchBuf[i] = b
+		bufs = append(bufs, b)
+	}
+	n.batch = bufs
+	if err := bt.MulticastBatch(bufs); err != nil {
+		n.log.Warn("send", "to", "ring", "datagrams", len(bufs), "err", err)
+	}
 }
 
 func (n *Node) send(to wire.NodeID, p wire.Packet) {

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func newApp() *cli.App {
 			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
+			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
 		},
 		Action: run,
 		Commands: []*cli.Command{{
@@ -51,6 +53,19 @@ func newApp() *cli.App {
 			Action:    keygen,
 		}},
 	}
+}
+
+// startCPUProfile profiles the whole process into path; stop ends and flushes it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpu-profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func keygen(c *cli.Context) error {
@@ -150,6 +165,13 @@ func run(c *cli.Context) error {
 	log, err := logger(s.logLevel, os.Stderr)
 	if err != nil {
 		return cli.Exit(err.Error(), 2)
+	}
+	if path := c.String("cpu-profile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+		defer stop()
 	}
 	tr, err := transport(s, log)
 	if err != nil {
