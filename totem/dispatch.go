@@ -9,6 +9,19 @@ import (
 )
 
 // handle runs one session request on the loop.
+// mcast takes one multicast: queued for the ring now, or answered once there is room.
+func (n *Node) mcast(r *request) {
+	if _, open := n.sessions[r.s.handle]; !open || !n.joined[r.s.handle][r.group] {
+		r.reply <- ErrNotJoined
+		return
+	}
+	if len(n.waiting) > 0 || n.packer.Pending() >= n.cfg.MaxPendingRecords {
+		n.waiting = append(n.waiting, r) // answered by feed when there is room
+		return
+	}
+	r.reply <- n.enqueue(r)
+}
+
 func (n *Node) handle(r *request) {
 	switch r.kind {
 	case reqOpen:
@@ -35,15 +48,11 @@ func (n *Node) handle(r *request) {
 		delete(n.joined[r.s.handle], r.group)
 		r.reply <- n.add(&record{Kind: recLeave, Group: r.group, Session: r.s.handle, PID: r.s.pid, Reason: ReasonLeave})
 	case reqMcast:
-		if _, open := n.sessions[r.s.handle]; !open || !n.joined[r.s.handle][r.group] {
-			r.reply <- ErrNotJoined
-			return
+		n.mcast(r)
+	case reqMcastBatch:
+		for _, sub := range r.batch {
+			n.mcast(sub)
 		}
-		if len(n.waiting) > 0 || n.packer.Pending() >= n.cfg.MaxPendingRecords {
-			n.waiting = append(n.waiting, r) // answered by feed when there is room
-			return
-		}
-		r.reply <- n.enqueue(r)
 	case reqClose:
 		n.closeSession(r.s, ErrClosed)
 		r.reply <- nil

@@ -69,6 +69,7 @@ const (
 	reqJoin
 	reqLeave
 	reqMcast
+	reqMcastBatch
 	reqClose
 )
 
@@ -79,6 +80,7 @@ type request struct {
 	data  []byte
 	safe  bool
 	reply chan error
+	batch []*request // reqMcastBatch: its multicasts, each with its own reply
 	// open
 	pid    uint32
 	name   string

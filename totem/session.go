@@ -70,6 +70,49 @@ func (s *Session) Multicast(ctx context.Context, group string, data []byte, safe
 	return s.call(ctx, &request{kind: reqMcast, group: group, data: data, safe: safe})
 }
 
+// Message is one multicast of a MulticastBatch.
+type Message struct {
+	Group string
+	Data  []byte
+	Safe  bool
+}
+
+// MulticastBatch is Multicast for several messages at the cost of one hand-off to the
+// node: what a connection's pipelined requests need. The messages are ordered as given
+// and each is accepted or refused on its own: answered(i, err) is called for each, in
+// order, as soon as the node has answered it (err nil: accepted; ctx's error once ctx
+// ends, and then the message may still be sent). answered returning false stops the
+// wait for the rest.
+func (s *Session) MulticastBatch(ctx context.Context, msgs []Message, answered func(i int, err error) bool) {
+	subs := make([]*request, len(msgs))
+	b := &request{kind: reqMcastBatch}
+	for i, m := range msgs {
+		if len(m.Data) > s.n.cfg.MaxMessageSize {
+			continue // refused below, in its turn
+		}
+		subs[i] = &request{kind: reqMcast, s: s, group: m.Group, data: m.Data, safe: m.Safe, reply: make(chan error, 1)}
+		b.batch = append(b.batch, subs[i])
+	}
+	var err error
+	if len(b.batch) > 0 {
+		err = s.submit(ctx, b)
+	}
+	for i, sub := range subs {
+		var e error
+		switch {
+		case sub == nil:
+			e = fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(msgs[i].Data), s.n.cfg.MaxMessageSize)
+		case err != nil:
+			e = err // not submitted
+		default:
+			e = s.await(ctx, sub) // once ctx or the session ends, at once
+		}
+		if !answered(i, e) {
+			return
+		}
+	}
+}
+
 // Close leaves every group (members see the reason "disconnect") and ends the session.
 func (s *Session) Close() error {
 	select {
@@ -87,8 +130,18 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) call(ctx context.Context, r *request) error {
 	r.s = s
 	r.reply = make(chan error, 1)
+	if err := s.submit(ctx, r); err != nil {
+		return err
+	}
+	return s.await(ctx, r)
+}
+
+// submit hands r to the node's loop.
+func (s *Session) submit(ctx context.Context, r *request) error {
+	r.s = s
 	select {
 	case s.n.reqs <- r:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.done:
@@ -96,6 +149,10 @@ func (s *Session) call(ctx context.Context, r *request) error {
 	case <-s.n.stopped:
 		return ErrNodeStopped
 	}
+}
+
+// await waits for the node's answer to r.
+func (s *Session) await(ctx context.Context, r *request) error {
 	select {
 	case err := <-r.reply:
 		return err

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/totem-gcs/totem/totem"
@@ -17,6 +18,13 @@ var errDeadline = os.ErrDeadlineExceeded
 const (
 	// batchBytes is how much the writer gathers before one write to the socket.
 	batchBytes = 64 << 10
+	// readAhead and readAheadBytes bound the requests the reader decodes ahead of the
+	// handler: enough for a client's pipelined multicasts to reach the node in batches,
+	// little enough that a held-back client is soon not read any further.
+	readAhead      = 64
+	readAheadBytes = 1 << 20
+	// maxBatch bounds the multicasts handed to the node at once.
+	maxBatch = readAhead
 	// pollInterval is how often a writer blocked on a client that does not read checks
 	// whether its session has ended (then it gives the client CloseTimeout more), and
 	// how often a reader held back by backpressure checks that its client is still there.
@@ -25,14 +33,16 @@ const (
 
 // conn is one client connection after its handshake. It has three goroutines:
 //
-//   - the reader reads and decodes requests and hands them to the handler one at a
-//     time. While the handler is busy it holds at most one decoded request, so a
-//     client whose multicast the node holds back is not read any further; but it
+//   - the reader reads and decodes requests and hands them to the handler, at most
+//     readAhead of them (and readAheadBytes of their data) ahead of it, so a client
+//     whose multicasts the node holds back is soon not read any further; but it
 //     notices when the client goes away (by reading EOF, or by polling the socket for
-//     a hangup while it holds a request), which cancels the held-back request and
-//     closes the session, so that the other members see it leave.
-//   - the handler runs each request against the session, in order, and hands the
-//     reply to the writer.
+//     a hangup while it waits), which cancels the held-back requests and closes the
+//     session, so that the other members see it leave.
+//   - the handler runs the requests against the session, in order, and hands the
+//     replies to the writer. Consecutive multicasts already read go to the node as one
+//     batch (Session.MulticastBatch): a client that pipelines its multicasts then pays
+//     one hand-off to the node's loop per batch, not per message.
 //   - the writer (writeLoop).
 type conn struct {
 	s    *server
@@ -47,6 +57,9 @@ type conn struct {
 	out         chan *ServerFrame
 	writerDone  chan struct{} // closed when the writer has returned
 	handlerDone chan struct{} // closed when the handler has returned
+
+	queued   atomic.Int64  // bytes of multicast data read but not yet handled
+	released chan struct{} // capacity 1: the handler released some
 }
 
 // item is what the reader hands the handler: a request, or a reply already decided
@@ -60,7 +73,7 @@ type item struct {
 func (c *conn) run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan item)
+	items := make(chan item, readAhead)
 	var wg sync.WaitGroup
 	wg.Go(func() { c.writeLoop(ctx) })
 	wg.Go(func() { c.handleLoop(ctx, items) })
@@ -94,21 +107,31 @@ func (c *conn) readLoop(ctx context.Context, cancel context.CancelFunc, items ch
 // queue hands an item to the handler; false if the handler has gone, or if the client
 // went away while the handler was busy (then the running request is canceled).
 func (c *conn) queue(items chan<- item, it item, cancel context.CancelFunc) bool {
-	select {
-	case items <- it:
-		return true
-	case <-c.handlerDone:
-		return false
-	default:
+	size := it.size()
+	if c.roomFor(size) {
+		select {
+		case items <- it:
+			c.queued.Add(size)
+			return true
+		case <-c.handlerDone:
+			return false
+		default:
+		}
 	}
-	// The handler is busy, probably held back by backpressure: wait, but look at the
+	// The handler is behind, probably held back by backpressure: wait, but look at the
 	// socket now and then, since a client that has gone is not read from meanwhile.
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
+		var ready chan<- item
+		if c.roomFor(size) {
+			ready = items
+		}
 		select {
-		case items <- it:
+		case ready <- it:
+			c.queued.Add(size)
 			return true
+		case <-c.released:
 		case <-c.handlerDone:
 			return false
 		case <-tick.C:
@@ -121,17 +144,83 @@ func (c *conn) queue(items chan<- item, it item, cancel context.CancelFunc) bool
 	}
 }
 
+// roomFor reports whether size more bytes fit the read-ahead budget (one item always
+// fits when nothing is queued).
+func (c *conn) roomFor(size int64) bool {
+	q := c.queued.Load()
+	return q == 0 || q+size <= readAheadBytes
+}
+
+// release returns n bytes of the read-ahead budget.
+func (c *conn) release(n int64) {
+	if n == 0 {
+		return
+	}
+	c.queued.Add(-n)
+	select {
+	case c.released <- struct{}{}:
+	default:
+	}
+}
+
+func (it item) size() int64 {
+	if it.req == nil {
+		return 0
+	}
+	return int64(len(it.req.Data))
+}
+
+func (it item) isMulticast() bool { return it.req != nil && it.req.Type == TypeMulticast }
+
 // handleLoop runs requests in order until the reader stops or the writer goes, then
 // closes the session, which ends the writer.
 func (c *conn) handleLoop(ctx context.Context, items <-chan item) {
 	defer close(c.handlerDone)
 	defer c.sess.Close()
-	for it := range items {
-		f := it.reply
-		if f == nil {
-			f = c.handle(ctx, it.req)
+	var next *item // an item taken while gathering a batch, to run after it
+	for {
+		var it item
+		if next != nil {
+			it, next = *next, nil
+		} else {
+			var ok bool
+			if it, ok = <-items; !ok {
+				return
+			}
 		}
-		if !c.send(f) {
+		if !it.isMulticast() {
+			c.release(it.size())
+			f := it.reply
+			if f == nil {
+				f = c.handle(ctx, it.req)
+			}
+			if !c.send(f) {
+				return
+			}
+			continue
+		}
+		batch := []item{it}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case nx, ok := <-items:
+				if !ok {
+					break gather // the next receive sees the end again
+				}
+				if !nx.isMulticast() {
+					next = &nx
+					break gather
+				}
+				batch = append(batch, nx)
+			default:
+				break gather
+			}
+		}
+		ok := c.multicastBatch(ctx, batch)
+		for _, it := range batch {
+			c.release(it.size())
+		}
+		if !ok {
 			return
 		}
 	}

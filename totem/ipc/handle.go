@@ -29,12 +29,6 @@ func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
 		return reply(req.ID, c.sess.Join(ctx, req.Group))
 	case TypeLeave:
 		return reply(req.ID, c.sess.Leave(ctx, req.Group))
-	case TypeMulticast:
-		safe, err := parseLevel(req.Level)
-		if err != nil {
-			return errorFrame(req.ID, CodeBadLevel, err.Error())
-		}
-		return reply(req.ID, c.sess.Multicast(ctx, req.Group, req.Data, safe))
 	case TypeStatus:
 		return statusFrame(req.ID, c.s.n.Status())
 	case TypeGroups:
@@ -47,6 +41,36 @@ func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
 		return errorFrame(req.ID, CodeBadRequest, "missing request type")
 	}
 	return errorFrame(req.ID, CodeUnknownRequest, fmt.Sprintf("unknown request type %q", req.Type))
+}
+
+// multicastBatch runs consecutive multicast requests as one batch, handing each reply
+// to the writer as soon as it is decided; false if the writer has gone.
+func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
+	msgs := make([]totem.Message, 0, len(batch))
+	reqs := make([]*Request, 0, len(batch))
+	flush := func() bool { // the valid multicasts gathered so far
+		ok := true
+		if len(msgs) > 0 {
+			c.sess.MulticastBatch(ctx, msgs, func(i int, err error) bool {
+				ok = c.send(reply(reqs[i].ID, err))
+				return ok
+			})
+		}
+		msgs, reqs = msgs[:0], reqs[:0]
+		return ok
+	}
+	for _, it := range batch {
+		safe, err := parseLevel(it.req.Level)
+		if err != nil { // answered in its place in the order of replies
+			if !flush() || !c.send(errorFrame(it.req.ID, CodeBadLevel, err.Error())) {
+				return false
+			}
+			continue
+		}
+		msgs = append(msgs, totem.Message{Group: it.req.Group, Data: it.req.Data, Safe: safe})
+		reqs = append(reqs, it.req)
+	}
+	return flush()
 }
 
 // salvageID finds the id of a request that did not decode, so that its error reply can
