@@ -355,7 +355,10 @@ func (r *Ring) StepHoldCancel(now time.Duration) {
 	}
 }
 
-// maybeCancelHold asks for the token when we have data and believe the ring is idle.
+// maybeCancelHold asks for the token when we have data and the ring may be idle. The
+// representative holds once it has seen IdleVisits unchanged visits; every other member
+// has then seen at least IdleVisits-1 (the rotation in which the representative decided
+// may not have reached it yet), so that is the count at which the others must ask.
 func (r *Ring) maybeCancelHold(now time.Duration) {
 	if r.held != nil {
 		// A one-member ring holds its token whenever it is idle, whatever Hold says.
@@ -365,7 +368,7 @@ func (r *Ring) maybeCancelHold(now time.Duration) {
 	if r.cfg.Hold == 0 {
 		return
 	}
-	if r.unchangedVisits >= r.cfg.IdleVisits && !r.holdCancelSent && len(r.members) > 1 {
+	if r.unchangedVisits >= r.cfg.IdleVisits-1 && !r.holdCancelSent && len(r.members) > 1 {
 		r.holdCancelSent = true
 		r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
 	}
