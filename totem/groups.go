@@ -86,7 +86,8 @@ type groupEvent struct {
 // configuration because it changes only at records and configuration changes, delivered
 // in the same order everywhere. It is pure.
 type groupTable struct {
-	groups map[string][]Member // sorted members
+	groups  map[string][]Member // sorted members
+	version uint64              // counts changes, so that readers copy only new states
 }
 
 func newGroupTable() *groupTable { return &groupTable{groups: make(map[string][]Member)} }
@@ -149,6 +150,7 @@ func (t *groupTable) change(group string, joined, left []Change) []groupEvent {
 	} else {
 		t.groups[group] = ms
 	}
+	t.version++
 	v.Group, v.Members = group, slices.Clone(ms)
 	return []groupEvent{{group: group, view: &v}}
 }

@@ -46,8 +46,9 @@ type Node struct {
 	batchBuf   [][]byte // encode buffers of a multicast batch, reused
 	batch      [][]byte // the batch being sent
 
-	statusMu sync.Mutex
-	status   Status
+	statusMu     sync.Mutex
+	status       Status
+	statusGroups uint64 // the group table version status.Groups shows
 
 	runOnce sync.Once
 }
@@ -376,11 +377,13 @@ func (n *Node) publishStatus() {
 	st := n.m.Status()
 	n.statusMu.Lock()
 	n.status.NodeID, n.status.State, n.status.Ring, n.status.Members = n.cfg.NodeID, st.State, st.Ring, st.Members
-	groups := make(map[string][]Member, len(n.groups.groups))
-	for g, ms := range n.groups.groups {
-		groups[g] = slices.Clone(ms)
+	if n.status.Groups == nil || n.groups.version != n.statusGroups {
+		groups := make(map[string][]Member, len(n.groups.groups))
+		for g, ms := range n.groups.groups {
+			groups[g] = slices.Clone(ms)
+		}
+		n.status.Groups, n.statusGroups = groups, n.groups.version
 	}
-	n.status.Groups = groups
 	n.statusMu.Unlock()
 }
 
