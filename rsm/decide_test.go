@@ -78,3 +78,14 @@ func TestDedupTable(t *testing.T) {
 		t.Fatalf("evicted client: %v, want new", st)
 	}
 }
+
+// The protocol's messages are msgpack arrays (the `_msgpack` tag field; a field named
+// `_` was silently ignored, and they went out as maps of field names).
+func TestMessagesAreArrays(t *testing.T) {
+	for _, v := range []any{&cmdMsg{}, &ackMsg{}, &stableMsg{}, &requestMsg{}, &replyMsg{}, &snapMeta{}} {
+		b := encode(kindCmd, v)
+		if b[1]&0xf0 != 0x90 && b[1] != 0xdc {
+			t.Errorf("%T encodes as %#x..., not an array", v, b[1])
+		}
+	}
+}

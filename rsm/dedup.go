@@ -22,12 +22,12 @@ type dedupTable struct {
 }
 
 type clientRecord struct {
-	_       struct{} `msgpack:",as_array"`
-	Client  uint64
-	Latest  uint64   // highest seq applied
-	Used    uint64   // applied index of its latest command: the eviction order
-	Seqs    []uint64 // the seqs of the cached results, ascending
-	Results [][]byte
+	_msgpack struct{} `msgpack:",as_array"`
+	Client   uint64
+	Latest   uint64   // highest seq applied
+	Used     uint64   // applied index of its latest command: the eviction order
+	Seqs     []uint64 // the seqs of the cached results, ascending
+	Results  [][]byte
 }
 
 type dupState uint8

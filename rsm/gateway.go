@@ -21,24 +21,24 @@ func ClientsGroup(group string) string { return group + "/clients" }
 
 // requestMsg is a remote client's command (Read false) or read.
 type requestMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	Target uint64   // the replica asked (pack of its Member)
-	Client uint64
-	Seq    uint64 // commands: the duplicate-suppression sequence; reads: just a tag
-	Read   bool
-	Data   []byte
+	_msgpack struct{} `msgpack:",as_array"`
+	Target   uint64   // the replica asked (pack of its Member)
+	Client   uint64
+	Seq      uint64 // commands: the duplicate-suppression sequence; reads: just a tag
+	Read     bool
+	Data     []byte
 }
 
 // replyMsg answers a request. Code is empty on success.
 type replyMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	From   uint64   // the replica answering
-	Client uint64
-	Seq    uint64
-	Read   bool
-	Result []byte
-	Code   string
-	Error  string
+	_msgpack struct{} `msgpack:",as_array"`
+	From     uint64   // the replica answering
+	Client   uint64
+	Seq      uint64
+	Read     bool
+	Result   []byte
+	Code     string
+	Error    string
 }
 
 // Reply codes: the errors a remote client can act on, by name, so that errors.Is works

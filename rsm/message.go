@@ -27,9 +27,9 @@ const (
 // are totally ordered (K first); Inst, random per replica instance, makes every
 // leader's ballots unique.
 type ballot struct {
-	_    struct{} `msgpack:",as_array"`
-	K    uint64
-	Inst uint64
+	_msgpack struct{} `msgpack:",as_array"`
+	K        uint64
+	Inst     uint64
 }
 
 func (b ballot) less(o ballot) bool {
@@ -43,56 +43,56 @@ func (b ballot) isZero() bool { return b.K == 0 && b.Inst == 0 }
 
 // cmdMsg is a command or a read. (Client, Seq) identifies it for duplicate suppression.
 type cmdMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	Client uint64
-	Seq    uint64
-	Data   []byte
+	_msgpack struct{} `msgpack:",as_array"`
+	Client   uint64
+	Seq      uint64
+	Data     []byte
 }
 
 // helloMsg announces the sender's view; Seen is the highest ballot number it knows, so
 // that the leader picks a higher one.
 type helloMsg struct {
-	_       struct{} `msgpack:",as_array"`
-	Members []uint64
-	Seen    uint64
+	_msgpack struct{} `msgpack:",as_array"`
+	Members  []uint64
+	Seen     uint64
 }
 
 type prepareMsg struct {
-	_       struct{} `msgpack:",as_array"`
-	Members []uint64
-	Ballot  ballot
+	_msgpack struct{} `msgpack:",as_array"`
+	Members  []uint64
+	Ballot   ballot
 }
 
 // status summarises a replica's state, as of the position of the prepare it answers.
 type status struct {
-	_       struct{} `msgpack:",as_array"`
-	Epoch   ballot   // the last round this replica completed (zero: never)
-	Synced  bool     // it holds that epoch's state (no transfer pending)
-	Applied uint64   // commands applied
-	Digest  []byte   // hash chain over every command applied
+	_msgpack struct{} `msgpack:",as_array"`
+	Epoch    ballot   // the last round this replica completed (zero: never)
+	Synced   bool     // it holds that epoch's state (no transfer pending)
+	Applied  uint64   // commands applied
+	Digest   []byte   // hash chain over every command applied
 }
 
 type ackMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	Ballot ballot
-	Reject bool   // the sender had promised a higher ballot
-	Seen   uint64 // the highest ballot number the sender knows
-	Status status
+	_msgpack struct{} `msgpack:",as_array"`
+	Ballot   ballot
+	Reject   bool   // the sender had promised a higher ballot
+	Seen     uint64 // the highest ballot number the sender knows
+	Status   status
 }
 
 type chunkMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	Ballot ballot
-	Index  uint32
-	Last   bool
-	Data   []byte
+	_msgpack struct{} `msgpack:",as_array"`
+	Ballot   ballot
+	Index    uint32
+	Last     bool
+	Data     []byte
 }
 
 // stableMsg reports how many commands and reads of epoch Ballot the sender delivered.
 type stableMsg struct {
-	_      struct{} `msgpack:",as_array"`
-	Ballot ballot
-	Pos    uint64
+	_msgpack struct{} `msgpack:",as_array"`
+	Ballot   ballot
+	Pos      uint64
 }
 
 func encode(k kind, v any) []byte {

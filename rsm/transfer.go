@@ -22,10 +22,10 @@ import (
 // and only then serves.
 
 type snapMeta struct {
-	_       struct{} `msgpack:",as_array"`
-	Applied uint64
-	Digest  []byte
-	Clients []*clientRecord
+	_msgpack struct{} `msgpack:",as_array"`
+	Applied  uint64
+	Digest   []byte
+	Clients  []*clientRecord
 }
 
 // transfer is a snapshot this replica is waiting for.

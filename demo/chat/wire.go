@@ -23,9 +23,9 @@ const maxHistoryLines = 10000
 
 // member names a member on the wire: (node, session) is unique in a group.
 type wireMember struct {
-	_       struct{} `msgpack:",as_array"`
-	Node    uint32
-	Session uint32
+	_msgpack struct{} `msgpack:",as_array"`
+	Node     uint32
+	Session  uint32
 }
 
 func wireOf(k key) wireMember { return wireMember{Node: uint32(k.Node), Session: k.Session} }
@@ -35,16 +35,16 @@ func (w wireMember) key() key { return key{Node: nodeID(w.Node), Session: w.Sess
 // wantMsg asks for the history. Nonce numbers the sender's wants (from 1); Max is how
 // many lines it keeps (its --history).
 type wantMsg struct {
-	_     struct{} `msgpack:",as_array"`
-	Nonce uint64
-	Max   uint32
+	_msgpack struct{} `msgpack:",as_array"`
+	Nonce    uint64
+	Max      uint32
 }
 
 // historyMsg answers To's want Nonce: Lines are the sender's screen up to the want's cut
 // (the last of them, at most the want's Max), Eligible the members the sender knows to
 // be synced chat members, so that the new member learns who may answer after it.
 type historyMsg struct {
-	_        struct{} `msgpack:",as_array"`
+	_msgpack struct{} `msgpack:",as_array"`
 	To       wireMember
 	Nonce    uint64
 	Lines    []string
@@ -54,8 +54,8 @@ type historyMsg struct {
 // claimMsg: the sender waited in vain for an answer to its wants and starts without
 // history.
 type claimMsg struct {
-	_     struct{} `msgpack:",as_array"`
-	Nonce uint64
+	_msgpack struct{} `msgpack:",as_array"`
+	Nonce    uint64
 }
 
 // message is a decoded room message: Kind and the field of that kind.
