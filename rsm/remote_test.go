@@ -35,6 +35,18 @@ func (c *cluster) serve(tr *treplica) {
 	})
 }
 
+// servedCluster is three nodes with a serving replica and its gateway on each.
+func servedCluster(t *testing.T, ctx context.Context) (*cluster, []*treplica) {
+	t.Helper()
+	c := newCluster(t, 3)
+	reps := c.startReplicas(nil)
+	waitReady(t, ctx, reps...)
+	for _, tr := range reps {
+		c.serve(tr)
+	}
+	return c, reps
+}
+
 func (c *cluster) remote(id int, cfg rsm.RemoteConfig) *rsm.Remote {
 	t := c.t
 	t.Helper()
@@ -53,12 +65,7 @@ func (c *cluster) remote(id int, cfg rsm.RemoteConfig) *rsm.Remote {
 func TestRemoteClients(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := newCluster(t, 3)
-	reps := c.startReplicas(nil)
-	waitReady(t, ctx, reps...)
-	for _, tr := range reps {
-		c.serve(tr)
-	}
+	c, reps := servedCluster(t, ctx)
 	var wg sync.WaitGroup
 	for id := 1; id <= 3; id++ {
 		r := c.remote(id, rsm.RemoteConfig{})
@@ -85,12 +92,7 @@ func TestRemoteClients(t *testing.T) {
 func TestRemoteRetryAppliedOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := newCluster(t, 3)
-	reps := c.startReplicas(nil)
-	waitReady(t, ctx, reps...)
-	for _, tr := range reps {
-		c.serve(tr)
-	}
+	c, reps := servedCluster(t, ctx)
 	first := c.remote(1, rsm.RemoteConfig{ClientID: 77})
 	res1, err := first.Propose(ctx, add("n", 5))
 	if err != nil || string(res1) != "5" {
@@ -112,12 +114,7 @@ func TestRemoteRetryAppliedOnce(t *testing.T) {
 func TestRemoteMinorityFailsFast(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := newCluster(t, 3)
-	reps := c.startReplicas(nil)
-	waitReady(t, ctx, reps...)
-	for _, tr := range reps {
-		c.serve(tr)
-	}
+	c, reps := servedCluster(t, ctx)
 	minority := c.remote(3, rsm.RemoteConfig{})
 	majority := c.remote(1, rsm.RemoteConfig{})
 	if _, err := majority.Propose(ctx, add("n", 1)); err != nil {
@@ -146,12 +143,7 @@ func TestRemoteMinorityFailsFast(t *testing.T) {
 func TestRemoteBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := newCluster(t, 3)
-	reps := c.startReplicas(nil)
-	waitReady(t, ctx, reps...)
-	for _, tr := range reps {
-		c.serve(tr)
-	}
+	c, reps := servedCluster(t, ctx)
 	raw, err := rsm.OpenSession(ctx, c.node(2), rsm.ClientsGroup(group), "noise")
 	if err != nil {
 		t.Fatal(err)
@@ -188,12 +180,7 @@ func TestRemoteBadInput(t *testing.T) {
 func TestRemoteOverClientLibrary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	c := newCluster(t, 3)
-	reps := c.startReplicas(nil)
-	waitReady(t, ctx, reps...)
-	for _, tr := range reps {
-		c.serve(tr)
-	}
+	c, reps := servedCluster(t, ctx)
 	sock := c.serveSocket(2)
 	cl, err := client.Dial(ctx, sock, client.WithName("remote"))
 	if err != nil {

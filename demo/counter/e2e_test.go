@@ -64,6 +64,19 @@ func startReplica(t *testing.T, nd *localring.Node) *replicaProc {
 	return p
 }
 
+// startServing starts a replica on every node and waits until all of them serve.
+func startServing(t *testing.T, ring *localring.Ring) []*replicaProc {
+	t.Helper()
+	reps := make([]*replicaProc, len(ring.Nodes))
+	for i, nd := range ring.Nodes {
+		reps[i] = startReplica(t, nd)
+	}
+	for _, p := range reps {
+		p.waitStatus("serving", serving)
+	}
+	return reps
+}
+
 // last is the replica's latest status line.
 func (p *replicaProc) last() string {
 	lines := p.Lines()
@@ -129,13 +142,7 @@ func mustCounter(t *testing.T, nd *localring.Node, args ...string) string {
 // the same total, and every replica shows it.
 func TestScriptedCommandsAcrossTheRing(t *testing.T) {
 	ring := startRing(t, 3)
-	reps := make([]*replicaProc, 3)
-	for i, nd := range ring.Nodes {
-		reps[i] = startReplica(t, nd)
-	}
-	for _, p := range reps {
-		p.waitStatus("serving", serving)
-	}
+	reps := startServing(t, ring)
 	if got := mustCounter(t, ring.Node(1), "add", "5"); got != "5" {
 		t.Fatalf("add 5 = %q, want 5", got)
 	}
@@ -170,13 +177,7 @@ func TestScriptedCommandsAcrossTheRing(t *testing.T) {
 // other replicas show as well.
 func TestReplicaCommandsOnStdin(t *testing.T) {
 	ring := startRing(t, 3)
-	reps := make([]*replicaProc, 3)
-	for i, nd := range ring.Nodes {
-		reps[i] = startReplica(t, nd)
-	}
-	for _, p := range reps {
-		p.waitStatus("serving", serving)
-	}
+	reps := startServing(t, ring)
 	io.WriteString(reps[0].Stdin, "add 40\ninc\ninc\nget\nfly\n")
 	reps[0].waitLine("= 42 from get", func(l string) bool { return l == "= 42" })
 	reps[0].waitLine("an error for fly", func(l string) bool { return strings.HasPrefix(l, "error: unknown command") })
@@ -199,13 +200,7 @@ func TestReplicaCommandsOnStdin(t *testing.T) {
 // writes go on.
 func TestMinorityRefusesWrites(t *testing.T) {
 	ring := startRing(t, 3)
-	reps := make([]*replicaProc, 3)
-	for i, nd := range ring.Nodes {
-		reps[i] = startReplica(t, nd)
-	}
-	for _, p := range reps {
-		p.waitStatus("serving", serving)
-	}
+	reps := startServing(t, ring)
 	mustCounter(t, ring.Node(2), "add", "7")
 	for _, id := range []int{2, 3} {
 		if err := ring.Kill(ring.Node(id)); err != nil {
