@@ -505,3 +505,19 @@ func TestHoldCancelledByAMemberOneVisitBehind(t *testing.T) {
 		t.Fatalf("a member with a message sent no hold cancel while the token is held (sent %v)", rd.Multicast)
 	}
 }
+
+// A token that carries another member's backlog is not held, however idle the sequence.
+func TestNoHoldWithBacklog(t *testing.T) {
+	r := newTestRing(t, testConfig(1), 1, 2)
+	r.Start(0)
+	now := time.Duration(0)
+	for visit := 0; visit < 10; visit++ {
+		tok := tokenOut(t, r.Ready())
+		now += time.Millisecond
+		tok.Backlog = 1 // member 2 still holds a message it could not send
+		r.StepToken(now, tok)
+	}
+	if rd := r.Ready(); len(rd.Unicast) == 0 {
+		t.Fatal("the representative held a token that carries backlog")
+	}
+}

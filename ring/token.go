@@ -241,11 +241,14 @@ func (r *Ring) pass(now time.Duration, t *wire.Token) {
 
 // shouldHold: the representative keeps an idle, fully acknowledged token for Hold instead
 // of spinning it (Corosync's token hold). Failure detection is unchanged: the hold is
-// shorter than TokenRetransmit, so no member's loss timer comes closer to firing.
+// shorter than TokenRetransmit, so no member's loss timer comes closer to firing. A ring
+// whose token carries backlog is not idle, however long its sequence number stood
+// still: a member that could not send what it holds must get the token back at once,
+// not after the hold.
 func (r *Ring) shouldHold(t *wire.Token) bool {
 	return r.cfg.Hold > 0 && r.cfg.Self == r.Representative() &&
 		r.unchangedVisits >= r.cfg.IdleVisits && len(r.queue) == 0 &&
-		len(t.RTR) == 0 && t.Aru == t.Seq
+		t.Backlog == 0 && len(t.RTR) == 0 && t.Aru == t.Seq
 }
 
 func (r *Ring) forward(now time.Duration, t *wire.Token) {
