@@ -75,6 +75,7 @@ type Stats struct {
 	TokensDuplicate   uint64 // stale or duplicate token copies dropped
 	TokensForeign     uint64 // tokens of another ring dropped
 	TokenRetransmits  uint64 // times we re-sent our copy of the token
+	HoldCancelRetries uint64 // times we asked again for a token that did not come
 	McastsReceived    uint64
 	McastsDuplicate   uint64
 	McastsOutOfWindow uint64
@@ -152,6 +153,7 @@ type Ring struct {
 	retransmitAt time.Duration
 	lossAt       time.Duration
 	holdUntil    time.Duration
+	askAt        time.Duration // a member with messages and no token asks for it again
 	lossReported bool
 
 	ready Ready
@@ -317,7 +319,7 @@ func (r *Ring) Deadline() time.Duration { return r.deadline() }
 
 func (r *Ring) deadline() time.Duration {
 	var d time.Duration
-	for _, t := range [...]time.Duration{r.retransmitAt, r.lossAt, r.holdUntil} {
+	for _, t := range [...]time.Duration{r.retransmitAt, r.lossAt, r.holdUntil, r.askAt} {
 		if t != 0 && (d == 0 || t < d) {
 			d = t
 		}
@@ -336,6 +338,9 @@ func (r *Ring) Tick(now time.Duration) {
 		r.stats.TokenRetransmits++
 		r.sendToken(r.lastToken)
 		r.retransmitAt = now + r.cfg.TokenRetransmit
+	}
+	if r.askAt != 0 && now >= r.askAt {
+		r.askAgain(now)
 	}
 	if r.lossAt != 0 && now >= r.lossAt {
 		r.lossAt = 0
@@ -368,10 +373,35 @@ func (r *Ring) maybeCancelHold(now time.Duration) {
 	if r.cfg.Hold == 0 {
 		return
 	}
+	r.armAsk(now)
 	if r.unchangedVisits >= r.cfg.IdleVisits-1 && !r.holdCancelSent && len(r.members) > 1 {
 		r.holdCancelSent = true
 		r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
 	}
+}
+
+// askInterval is how long a member with messages waits for the token before it asks a
+// holder to release it (again): whatever kept its first request from working, a lost
+// datagram or a count that did not look idle yet, costs at most this, not the Hold.
+func (r *Ring) askInterval() time.Duration { return max(r.cfg.Hold/8, time.Millisecond) }
+
+// armAsk starts the wait for the token of a member that has messages to send.
+func (r *Ring) armAsk(now time.Duration) {
+	if r.askAt == 0 && r.cfg.Hold > 0 && len(r.members) > 1 && len(r.queue) > 0 {
+		r.askAt = now + r.askInterval()
+	}
+}
+
+// askAgain sends a TokenHoldCancel when messages still wait for a token that has not
+// come for askInterval.
+func (r *Ring) askAgain(now time.Duration) {
+	r.askAt = 0
+	if len(r.queue) == 0 || r.stopped {
+		return
+	}
+	r.stats.HoldCancelRetries++
+	r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
+	r.askAt = now + r.askInterval()
 }
 
 func (r *Ring) releaseHold(now time.Duration) {

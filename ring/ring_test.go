@@ -521,3 +521,38 @@ func TestNoHoldWithBacklog(t *testing.T) {
 		t.Fatal("the representative held a token that carries backlog")
 	}
 }
+
+// A member whose messages wait for a token that does not come asks again after
+// Hold/8: a lost request costs that, not the whole Hold. Once the token visits, it stops.
+func TestHoldCancelRetriedUntilTheTokenComes(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2)
+	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1})
+	r.Ready()
+	if err := r.Submit(time.Millisecond, []byte("m"), wire.Agreed); err != nil {
+		t.Fatal(err)
+	}
+	r.Ready() // whatever the first request was, it is lost
+	interval := testConfig(2).Hold / 8
+	retries := 0
+	for now := time.Millisecond; now < 20*time.Millisecond; now += time.Millisecond {
+		r.Tick(now)
+		for _, p := range r.Ready().Multicast {
+			if _, ok := p.(*wire.TokenHoldCancel); ok {
+				retries++
+			}
+		}
+	}
+	if want := int((19 * time.Millisecond) / interval); retries < want-1 || retries > want+1 {
+		t.Fatalf("%d requests in 19 ms, want about one per %v", retries, interval)
+	}
+	r.StepToken(20*time.Millisecond, &wire.Token{Ring: testRing, TokenSeq: 3})
+	r.Ready()
+	for now := 21 * time.Millisecond; now < 60*time.Millisecond; now += time.Millisecond {
+		r.Tick(now)
+		for _, p := range r.Ready().Multicast {
+			if _, ok := p.(*wire.TokenHoldCancel); ok {
+				t.Fatalf("asked again at %v after the token came and took the message", now)
+			}
+		}
+	}
+}

@@ -39,8 +39,10 @@ func (r *Ring) StepToken(now time.Duration, t *wire.Token) {
 // acceptToken runs one token visit: the Totem rules in the order Corosync applies them
 // (totem-protocol.md §2.2), then passes the token on.
 func (r *Ring) acceptToken(now time.Duration, t *wire.Token) {
+	r.askAt = 0
 	r.visit(now, t)
 	r.pass(now, t)
+	r.armAsk(now) // what this visit could not send waits for the next
 }
 
 func (r *Ring) visit(now time.Duration, t *wire.Token) {
