@@ -393,11 +393,16 @@ func (r *Ring) armAsk(now time.Duration) {
 }
 
 // askAgain sends a TokenHoldCancel when messages still wait for a token that has not
-// come for askInterval.
+// come for askInterval and the ring looked idle (only then can the representative be
+// holding it: its idle count is at most one above ours). A token that is merely slow
+// or lost is the retransmission timers' business.
 func (r *Ring) askAgain(now time.Duration) {
 	r.askAt = 0
 	if len(r.queue) == 0 || r.stopped {
 		return
+	}
+	if r.unchangedVisits < r.cfg.IdleVisits-1 && !r.holdCancelSent {
+		return // the next visit arms the wait again
 	}
 	r.stats.HoldCancelRetries++
 	r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})

@@ -522,12 +522,15 @@ func TestNoHoldWithBacklog(t *testing.T) {
 	}
 }
 
-// A member whose messages wait for a token that does not come asks again after
-// Hold/8: a lost request costs that, not the whole Hold. Once the token visits, it stops.
+// A member whose messages wait for a token that does not come, on a ring that looked
+// idle, asks again after Hold/8: a lost request costs that, not the whole Hold. Once
+// the token visits, it stops.
 func TestHoldCancelRetriedUntilTheTokenComes(t *testing.T) {
 	r := newTestRing(t, testConfig(2), 1, 2)
-	r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1})
-	r.Ready()
+	for i := range uint64(3) { // IdleVisits unchanged visits: the ring looks idle
+		r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: 1 + 2*i})
+		r.Ready()
+	}
 	if err := r.Submit(time.Millisecond, []byte("m"), wire.Agreed); err != nil {
 		t.Fatal(err)
 	}
@@ -545,7 +548,7 @@ func TestHoldCancelRetriedUntilTheTokenComes(t *testing.T) {
 	if want := int((19 * time.Millisecond) / interval); retries < want-1 || retries > want+1 {
 		t.Fatalf("%d requests in 19 ms, want about one per %v", retries, interval)
 	}
-	r.StepToken(20*time.Millisecond, &wire.Token{Ring: testRing, TokenSeq: 3})
+	r.StepToken(20*time.Millisecond, &wire.Token{Ring: testRing, TokenSeq: 9})
 	r.Ready()
 	for now := 21 * time.Millisecond; now < 60*time.Millisecond; now += time.Millisecond {
 		r.Tick(now)
