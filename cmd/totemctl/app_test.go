@@ -35,18 +35,6 @@ func runAppTo(t *testing.T, out, errOut *syncBuffer, stdin string, args ...strin
 	return exitCode(errOut, app.RunContext(ctx, append([]string{"totemctl"}, args...)))
 }
 
-// newTestDaemon starts an in-process daemon (one node) and waits for its ring.
-func newTestDaemon(t *testing.T, o ipctest.Options) *ipctest.Daemon {
-	t.Helper()
-	d := ipctest.Start(t, o)
-	ctx, cancel := context.WithTimeout(t.Context(), appTimeout)
-	defer cancel()
-	if err := d.WaitOperational(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -85,7 +73,7 @@ func TestNoDaemon(t *testing.T) {
 }
 
 func TestSocketFromEnvironment(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	t.Setenv("TOTEM_SOCKET", d.Socket)
 	out, stderr, code := runApp(t, "", "status", "--json")
 	var st statusJSON
@@ -97,7 +85,7 @@ func TestSocketFromEnvironment(t *testing.T) {
 // TestListenJSONLines checks listen --json byte for byte, through the life of two
 // senders.
 func TestListenJSONLines(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -141,7 +129,7 @@ func waitMembers(t *testing.T, d *ipctest.Daemon, group string, n int) {
 }
 
 func TestListenTimeout(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	out, stderr, code := runApp(t, "", "--socket", d.Socket, "listen", "--group", "g", "--timeout", "200ms")
 	if code != 0 || !strings.HasPrefix(out, "view g: 1 members 1/") {
 		t.Errorf("open-ended listen at its timeout: exit %d, %q, %q; want 0 and the view", code, out, stderr)
@@ -153,7 +141,7 @@ func TestListenTimeout(t *testing.T) {
 }
 
 func TestSendLines(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{Config: func(c *totem.Config) { c.MaxMessageSize = 64 }})
+	d := ipctest.StartOperational(t, ipctest.Options{Config: func(c *totem.Config) { c.MaxMessageSize = 64 }})
 	cl, err := client.Dial(t.Context(), d.Socket)
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +174,7 @@ func TestSendLines(t *testing.T) {
 }
 
 func TestGroupsAndMembersText(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	out, _, code := runApp(t, "", "--socket", d.Socket, "groups")
 	if code != 0 || out != "GROUP  MEMBERS\n" {
 		t.Errorf("groups with none: exit %d, %q", code, out)
@@ -202,7 +190,7 @@ func TestGroupsAndMembersText(t *testing.T) {
 }
 
 func TestBenchInProcess(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	out, stderr, code := runApp(t, "", "--socket", d.Socket, "bench", "--count", "300", "--size", "100", "--duration", "10s", "--json")
 	var res benchResult
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {

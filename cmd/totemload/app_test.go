@@ -23,18 +23,6 @@ import (
 
 const testTimeout = 20 * time.Second
 
-// newTestDaemon starts an in-process daemon and waits for its ring.
-func newTestDaemon(t *testing.T) *ipctest.Daemon {
-	t.Helper()
-	d := ipctest.Start(t, ipctest.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	if err := d.WaitOperational(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -146,7 +134,7 @@ func waitMembers(t *testing.T, d *ipctest.Daemon, group string, n int) {
 }
 
 func TestOneNodeTput(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	logPath := filepath.Join(t.TempDir(), "deliveries")
 	kv := wantComplete(t, runLoad(t, "-socket", d.Socket, "-m", "tput", "-i", "1", "-n", "1", "-c", "3000", "-s", "200",
 		"-R", "5", "-L", "test", "-T", "15", "-l", logPath))
@@ -200,7 +188,7 @@ func logDigest(t *testing.T, lines []string) string {
 // TestSharedDaemon: three instances, all senders, on one daemon: the same digest and
 // counts everywhere (the daemon's own order, seen by three sessions).
 func TestSharedDaemon(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	var runs []<-chan loadRun
 	for i := 1; i <= 3; i++ {
 		runs = append(runs, startLoad(t, nil, "-socket", d.Socket, "-m", "tput", "-i", strconv.Itoa(i), "-n", "3",
@@ -221,7 +209,7 @@ func TestSharedDaemon(t *testing.T) {
 }
 
 func TestOneNodeLat(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	kv := wantComplete(t, runLoad(t, "-socket", d.Socket, "-m", "lat", "-i", "1", "-n", "1", "-r", "400", "-d", "0.5", "-T", "15"))
 	for k, v := range map[string]string{"mode": "lat", "sent": "200", "delivered": "200", "lat_n": "200", "rate": "400.0"} {
 		if kv[k] != v {
@@ -246,7 +234,7 @@ func TestOneNodeLat(t *testing.T) {
 // TestForeignAndEnd: another program in the group sends messages that are not the
 // run's, then, as sender 2, the run's END: they count as foreign, the END ends the run.
 func TestForeignAndEnd(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	other := testClient(t, d, "bench")
 	done := startLoad(t, nil, "-socket", d.Socket, "-m", "tput", "-i", "1", "-n", "2", "-c", "100", "-s", "40", "-R", "3", "-T", "15")
 	waitMembers(t, d, "bench", 2)
@@ -266,7 +254,7 @@ func TestForeignAndEnd(t *testing.T) {
 // TestMemberLeft: a sender leaves without its END: member_left=1, and the run ends at
 // the hard bound, incomplete.
 func TestMemberLeft(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	other := testClient(t, d, "bench")
 	done := startLoad(t, nil, "-socket", d.Socket, "-m", "tput", "-i", "1", "-n", "2", "-c", "10", "-T", "1")
 	waitMembers(t, d, "bench", 2)
@@ -279,7 +267,7 @@ func TestMemberLeft(t *testing.T) {
 }
 
 func TestJoinTimeout(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	r := runLoad(t, "-socket", d.Socket, "-m", "tput", "-i", "1", "-n", "2", "-w", "0.2")
 	kv := parseResult(t, r.stdout)
 	if r.code != 2 || kv["why"] != "join_timeout" || kv["complete"] != "0" || kv["t0_ns"] != "0" || kv["nodeid"] != "1" {
@@ -292,7 +280,7 @@ func TestJoinTimeout(t *testing.T) {
 
 // TestSignal: SIGINT or SIGTERM during the run ends it with why=signal.
 func TestSignal(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	other := testClientEvents(t, d, "bench")
 	sigs := make(chan os.Signal, 1)
 	done := startLoad(t, sigs, "-socket", d.Socket, "-m", "lat", "-i", "1", "-n", "2", "-k", "1", "-r", "100", "-d", "60", "-T", "120")

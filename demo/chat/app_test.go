@@ -21,18 +21,6 @@ import (
 
 const testTimeout = 20 * time.Second
 
-// newTestDaemon starts an in-process daemon (one node) and waits for its ring.
-func newTestDaemon(t *testing.T) *ipctest.Daemon {
-	t.Helper()
-	d := ipctest.Start(t, ipctest.Options{})
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	if err := d.WaitOperational(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // chatProc is one chat program running in this process.
 type chatProc struct {
 	t      *testing.T
@@ -293,7 +281,7 @@ func TestNoDaemon(t *testing.T) {
 // TestSocketFromEnvironment: TOTEM_SOCKET names the socket, USER the nickname; the end
 // of input leaves (exit 0), and one's own leave is the last line.
 func TestSocketFromEnvironment(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	t.Setenv("TOTEM_SOCKET", d.Socket)
 	t.Setenv("USER", "envuser")
 	out, stderr, code := runOnce(t, "hello\n")
@@ -307,7 +295,7 @@ func TestSocketFromEnvironment(t *testing.T) {
 // same lines, each a suffix of the first member's (the history and the live lines
 // match exactly), and every member sees everyone's messages in the order sent.
 func TestSameOrder(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	nicks := []string{"alice", "bob", "carol"}
 	var ps []*chatProc
 	for _, n := range nicks {
@@ -381,7 +369,7 @@ func TestSameOrder(t *testing.T) {
 // TestHistory: a newcomer gets exactly the last --history lines of the others' screens
 // as of its join, then its join notice and the room live, like everyone else.
 func TestHistory(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	alice := startChat(t, d.Socket, "alice")
 	alice.waitSynced()
 	bob := startChat(t, d.Socket, "bob")
@@ -436,7 +424,7 @@ func TestHistory(t *testing.T) {
 // TestLeaveReasons: /quit, the end of input and a signal leave ("leave"); a connection
 // cut abruptly is a "disconnect", and that member's program exits 1.
 func TestLeaveReasons(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	watcher := startChat(t, d.Socket, "watcher")
 	watcher.waitSynced()
 	for _, tt := range []struct {
@@ -463,7 +451,7 @@ func TestLeaveReasons(t *testing.T) {
 
 // TestDaemonGone: when the daemon goes away, chat says so and exits 1.
 func TestDaemonGone(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	p := startChat(t, d.Socket, "alice")
 	p.waitSynced()
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
@@ -477,7 +465,7 @@ func TestDaemonGone(t *testing.T) {
 // TestWhoAndCommands: /who lists the members on one local line; unknown commands are
 // refused on standard error; "//" sends a leading slash.
 func TestWhoAndCommands(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	alice := startChat(t, d.Socket, "alice")
 	alice.waitSynced()
 	bob := startChat(t, d.Socket, "bob")
@@ -504,7 +492,7 @@ func TestWhoAndCommands(t *testing.T) {
 // ignores it alike and reports it on standard error; a newcomer still gets the history
 // from a chat member.
 func TestMalformed(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	alice := startChat(t, d.Socket, "alice")
 	alice.waitSynced()
 	bob := startChat(t, d.Socket, "bob")
@@ -557,7 +545,7 @@ func TestMalformed(t *testing.T) {
 // first chat member cannot know it holds no history, waits --sync-timeout, then starts
 // without; the next one gets its history from that member, not from the stranger.
 func TestStranger(t *testing.T) {
-	d := newTestDaemon(t)
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	raw, err := client.Dial(ctx, d.Socket, client.WithName("listener"))

@@ -14,7 +14,7 @@ import (
 //
 //	go test -run '^$' -bench Multicast -benchtime 20000x ./totem/client
 func BenchmarkMulticast(b *testing.B) {
-	d := newTestDaemon(b, ipctest.Options{})
+	d := ipctest.StartOperational(b, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	data := make([]byte, 1024)

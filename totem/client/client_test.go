@@ -15,7 +15,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	c := newTestClient(t, d, "alice")
@@ -48,7 +48,7 @@ func TestRoundTrip(t *testing.T) {
 
 // TestSameOrder: two clients sending concurrently see the same sequence.
 func TestSameOrder(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	a, b := newTestClient(t, d, "a"), newTestClient(t, d, "b")
@@ -91,7 +91,7 @@ func TestSameOrder(t *testing.T) {
 }
 
 func TestLeaveAndDisconnectViews(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	watcher, leaver, quitter := newTestClient(t, d, "w"), newTestClient(t, d, "l"), newTestClient(t, d, "q")
@@ -117,7 +117,7 @@ func TestLeaveAndDisconnectViews(t *testing.T) {
 }
 
 func TestStatusGroupsMembers(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	a, b := newTestClient(t, d, "a"), newTestClient(t, d, "b")
@@ -152,7 +152,7 @@ func TestStatusGroupsMembers(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	c := newTestClient(t, d, "c")
@@ -190,7 +190,7 @@ func TestTypedErrors(t *testing.T) {
 }
 
 func TestDaemonGone(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	c := newTestClient(t, d, "c")
@@ -213,7 +213,7 @@ func TestDaemonGone(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	c := newTestClient(t, d, "c")
@@ -233,7 +233,7 @@ func TestClose(t *testing.T) {
 func TestFlood(t *testing.T) {
 	// Small queues, so that the flood meets backpressure: the ring holds 8 datagrams
 	// waiting for the token, the node 16 records waiting for the ring.
-	d := newTestDaemon(t, ipctest.Options{Config: func(c *totem.Config) {
+	d := ipctest.StartOperational(t, ipctest.Options{Config: func(c *totem.Config) {
 		c.Membership.Ring.SendQueueMax = 8
 		c.MaxPendingRecords = 16
 	}})
@@ -284,7 +284,7 @@ func TestFlood(t *testing.T) {
 // TestSlowConsumer: a client that stops reading is cut off with the reason
 // slow_consumer once its queue overflows; the others see it leave and lose nothing.
 func TestSlowConsumer(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{
+	d := ipctest.StartOperational(t, ipctest.Options{
 		Config: func(c *totem.Config) { c.EventQueue = 256 },
 		Server: ipc.ServerOptions{CloseTimeout: 10 * time.Second},
 	})
@@ -391,7 +391,7 @@ func TestBackpressureContext(t *testing.T) {
 // TestMulticastAsync: one goroutine keeps many multicasts in flight; they are delivered
 // in the order of its calls, every Pending answers, and a refused one says why.
 func TestMulticastAsync(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	c := newTestClient(t, d, "pipeline", client.WithEventBuffer(4096))

@@ -14,18 +14,6 @@ import (
 
 const testTimeout = 20 * time.Second
 
-// newTestDaemon starts an in-process daemon and waits for its ring.
-func newTestDaemon(t testing.TB, o ipctest.Options) *ipctest.Daemon {
-	t.Helper()
-	d := ipctest.Start(t, o)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	if err := d.WaitOperational(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // newTestClient dials d; the client is closed when the test ends.
 func newTestClient(t testing.TB, d *ipctest.Daemon, name string, opts ...client.Option) *client.Client {
 	t.Helper()

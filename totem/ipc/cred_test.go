@@ -73,7 +73,7 @@ func TestPeerCred(t *testing.T) {
 // root, who is always allowed.
 func TestServeCredentials(t *testing.T) {
 	uid := uint32(os.Getuid())
-	d := newTestDaemon(t, ipctest.Options{Server: ipc.ServerOptions{AllowUIDs: []uint32{uid + 1}, AllowGIDs: []uint32{uint32(os.Getgid()) + 1}}})
+	d := ipctest.StartOperational(t, ipctest.Options{Server: ipc.ServerOptions{AllowUIDs: []uint32{uid + 1}, AllowGIDs: []uint32{uint32(os.Getgid()) + 1}}})
 	r := dialRaw(t, d.Socket)
 	r.send(&ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version})
 	f := r.next()

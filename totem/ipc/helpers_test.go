@@ -1,7 +1,6 @@
 package ipc_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/totem/ipc"
-	"github.com/totem-gcs/totem/totem/ipc/ipctest"
 )
 
 const testTimeout = 20 * time.Second
@@ -22,17 +20,6 @@ type rawClient struct {
 	fr     *ipc.FrameReader
 	nextID uint32
 	events []*ipc.ServerFrame // events read while waiting for a reply
-}
-
-func newTestDaemon(t *testing.T, o ipctest.Options) *ipctest.Daemon {
-	t.Helper()
-	d := ipctest.Start(t, o)
-	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
-	defer cancel()
-	if err := d.WaitOperational(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 func dialRaw(t *testing.T, path string) *rawClient {

@@ -28,7 +28,7 @@ func mustMsgpack(t *testing.T, v any) []byte {
 }
 
 func TestWelcome(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	tests := []struct {
 		name        string
 		version     uint32
@@ -63,7 +63,7 @@ func equalFrames(a, b *ipc.ServerFrame) bool {
 // TestHandshakeRefused: every bad first frame is answered with a fatal error, then the
 // connection is closed.
 func TestHandshakeRefused(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	hello := func(mod func(*ipc.Request)) []byte {
 		r := ipc.Request{Type: ipc.TypeHello, ID: 1, Version: 1, Name: "x"}
 		mod(&r)
@@ -95,7 +95,7 @@ func TestHandshakeRefused(t *testing.T) {
 }
 
 func TestHelloTimeout(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{Server: ipc.ServerOptions{HelloTimeout: 50 * time.Millisecond}})
+	d := ipctest.StartOperational(t, ipctest.Options{Server: ipc.ServerOptions{HelloTimeout: 50 * time.Millisecond}})
 	r := dialRaw(t, d.Socket)
 	if f := r.next(); f.Code != ipc.CodeTimeout || !f.Fatal {
 		t.Errorf("got %+v, want fatal timeout", f)
@@ -107,7 +107,7 @@ func TestHelloTimeout(t *testing.T) {
 // close that connection; the rest get an error reply and the connection goes on. A
 // well-behaved client keeps working throughout.
 func TestBadInput(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	good := helloRaw(t, d.Socket, "good")
 	good.joinRaw("g")
 	maxFrame := 1<<20 + ipc.FrameOverhead
@@ -161,7 +161,7 @@ func TestBadInput(t *testing.T) {
 // TestServeStops: canceling Serve tells every client why and closes it, including one
 // still in its handshake; the socket file is removed.
 func TestServeStops(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	// Dialed first, so accepted first: once joined has its welcome, the server has
@@ -186,7 +186,7 @@ func TestServeStops(t *testing.T) {
 // TestNodeStops: when the node stops, Serve tells the clients and returns
 // totem.ErrNodeStopped.
 func TestNodeStops(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	r := helloRaw(t, d.Socket, "r")
@@ -206,7 +206,7 @@ func TestNodeStops(t *testing.T) {
 // TestPipelinedRequests: requests sent back to back are answered in order, each after
 // the one before.
 func TestPipelinedRequests(t *testing.T) {
-	d := newTestDaemon(t, ipctest.Options{})
+	d := ipctest.StartOperational(t, ipctest.Options{})
 	r := helloRaw(t, d.Socket, "p")
 	r.joinRaw("g")
 	var b []byte
@@ -243,7 +243,7 @@ func TestPipelinedRequests(t *testing.T) {
 // return beyond CloseTimeout.
 func TestServeStopsWithStuckClient(t *testing.T) {
 	const closeTimeout = 300 * time.Millisecond
-	d := newTestDaemon(t, ipctest.Options{Server: ipc.ServerOptions{CloseTimeout: closeTimeout}})
+	d := ipctest.StartOperational(t, ipctest.Options{Server: ipc.ServerOptions{CloseTimeout: closeTimeout}})
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	stuck := helloRaw(t, d.Socket, "stuck")

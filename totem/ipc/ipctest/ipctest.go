@@ -165,3 +165,19 @@ func (d *Daemon) WaitOperational(ctx context.Context) error {
 	}
 	return nil
 }
+
+// operationalTimeout bounds StartOperational's wait for a one-node ring.
+const operationalTimeout = 20 * time.Second
+
+// StartOperational is Start, then a wait (bounded) until the node has formed its ring:
+// what most tests of clients want before they dial.
+func StartOperational(t testing.TB, o Options) *Daemon {
+	t.Helper()
+	d := Start(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), operationalTimeout)
+	defer cancel()
+	if err := d.WaitOperational(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
