@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/totem"
 	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
@@ -23,23 +22,8 @@ import (
 
 const testTimeout = 20 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer = localring.Buffer
 
 type loadRun struct {
 	stdout, stderr string

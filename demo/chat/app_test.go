@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
 )
@@ -218,22 +219,8 @@ func (b *lineBuffer) snapshot() []string {
 	return lines
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer = localring.Buffer
 
 // runOnce runs chat to its end with the given standard input.
 func runOnce(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {

@@ -172,18 +172,13 @@ func (t *tour) counter(ctx context.Context, node int, args ...string) (string, e
 // startReplica runs "counter replica" on n's daemon, printing its lines as they come.
 func (t *tour) startReplica(n *localring.Node) error {
 	cmd := exec.Command(filepath.Join(t.bin, "counter"), "--socket", n.Socket, "replica", "--replicas", fmt.Sprint(nodes))
-	r := &replica{}
 	p, err := localring.StartProcess(cmd, func(line string) {
-		r.mu.Lock()
-		r.last = line
-		r.mu.Unlock()
 		t.out.say("    replica %d | %s", n.ID, line)
 	})
 	if err != nil {
 		return fmt.Errorf("the replica on node %d: %w", n.ID, err)
 	}
-	r.Process = p
-	t.replicas[n.ID] = r
+	t.replicas[n.ID] = &replica{p}
 	return nil
 }
 
@@ -253,16 +248,15 @@ func (t *tour) showLogs(w io.Writer) {
 }
 
 // replica is one "counter replica" process.
-type replica struct {
-	*localring.Process
-	mu   sync.Mutex
-	last string // its last status line
-}
+type replica struct{ *localring.Process }
 
+// lastLine is the replica's latest status line.
 func (r *replica) lastLine() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.last
+	lines := r.Lines()
+	if len(lines) == 0 {
+		return ""
+	}
+	return lines[len(lines)-1]
 }
 
 // printer writes whole lines from several goroutines.
