@@ -44,6 +44,7 @@ func (c *Config) SetTokenTimeout(token time.Duration) {
 	c.Ring.TokenTimeout = token
 	c.Ring.TokenRetransmit = token * 10 / 42
 	c.Ring.Hold = c.Ring.TokenRetransmit * 8 / 10
+	c.Ring.TokenRetransmitMin = min(c.Ring.TokenRetransmitMin, c.Ring.TokenRetransmit)
 	c.Consensus = token * 6 / 5
 	if c.Consensus < c.Join {
 		c.Consensus = c.Join

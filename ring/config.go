@@ -33,9 +33,17 @@ type Config struct {
 	// ErrQueueFull beyond it: the caller must apply backpressure.
 	SendQueueMax int
 	// TokenRetransmit is how long a member waits, after forwarding the token, for a sign
-	// that its successor got it before sending its copy again. Corosync: 714 ms for a
-	// 3000 ms token.
+	// that its successor got it before sending its copy again, when the ring may be
+	// holding its token (it looked idle) or when the adaptive timer is off; it also caps
+	// the adaptive timer. Corosync: 714 ms for a 3000 ms token, always.
 	TokenRetransmit time.Duration
+	// TokenRetransmitMin turns on the adaptive token retransmission timer and is its
+	// floor. A member then expects its token back within the rotation time it measures
+	// (smoothed, plus four deviations, as TCP's retransmission timer) and re-sends its copy
+	// when it is late, doubling the wait at each further miss, up to TokenRetransmit. A lost
+	// token datagram then costs a few rotations, not TokenRetransmit; a spurious copy costs
+	// one datagram, which the successor drops by its TokenSeq. Zero: the fixed timer only.
+	TokenRetransmitMin time.Duration
 	// TokenTimeout is how long without an accepted token before the member reports the
 	// token lost (FaultTokenLost). Corosync: token 3000 ms.
 	TokenTimeout time.Duration
@@ -53,6 +61,11 @@ type Config struct {
 	FailToReceive time.Duration
 }
 
+// DefaultTokenRetransmitMin is the adaptive token retransmission timer's default floor:
+// above a LAN's rotation time and the scheduling delays of a busy host, far below
+// Corosync's fixed 714 ms.
+const DefaultTokenRetransmitMin = 4 * time.Millisecond
+
 // DefaultConfig returns Corosync-like defaults for processor self.
 func DefaultConfig(self wire.NodeID) Config {
 	return Config{
@@ -64,6 +77,7 @@ func DefaultConfig(self wire.NodeID) Config {
 		StoreMax:              16384,
 		SendQueueMax:          4096,
 		TokenRetransmit:       714 * time.Millisecond,
+		TokenRetransmitMin:    DefaultTokenRetransmitMin,
 		TokenTimeout:          3000 * time.Millisecond,
 		Hold:                  561 * time.Millisecond,
 		IdleVisits:            30,
@@ -90,6 +104,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("ring: config: SendQueueMax %d < 1", c.SendQueueMax)
 	case c.TokenRetransmit <= 0 || c.TokenTimeout <= c.TokenRetransmit:
 		return fmt.Errorf("ring: config: need 0 < TokenRetransmit(%v) < TokenTimeout(%v)", c.TokenRetransmit, c.TokenTimeout)
+	case c.TokenRetransmitMin < 0 || c.TokenRetransmitMin > c.TokenRetransmit:
+		return fmt.Errorf("ring: config: need 0 <= TokenRetransmitMin(%v) <= TokenRetransmit(%v)", c.TokenRetransmitMin, c.TokenRetransmit)
 	case c.Hold < 0 || (c.Hold > 0 && c.Hold >= c.TokenRetransmit):
 		return fmt.Errorf("ring: config: need 0 <= Hold(%v) < TokenRetransmit(%v)", c.Hold, c.TokenRetransmit)
 	case c.Hold > 0 && c.IdleVisits < 1:

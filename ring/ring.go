@@ -149,6 +149,13 @@ type Ring struct {
 	stuckSince time.Duration
 	stuck      bool
 
+	// Token retransmission (retransmit.go).
+	rotation       rotationEstimate
+	forwardedAt    time.Duration // when we forwarded the token we wait for (0: none)
+	retransmitWait time.Duration // the current wait; doubles at each re-send
+	resent         bool          // we re-sent the token we wait for
+	measure        bool          // its rotation may be measured (it cannot be held)
+
 	// Timers (0 = not armed).
 	retransmitAt time.Duration
 	lossAt       time.Duration
@@ -335,9 +342,7 @@ func (r *Ring) Tick(now time.Duration) {
 	if r.retransmitAt != 0 && now >= r.retransmitAt && r.lastToken != nil {
 		// No sign that the successor got the token: send our copy again. A duplicate is
 		// harmless, the successor recognises it by TokenSeq.
-		r.stats.TokenRetransmits++
-		r.sendToken(r.lastToken)
-		r.retransmitAt = now + r.cfg.TokenRetransmit
+		r.retransmitToken(now)
 	}
 	if r.askAt != 0 && now >= r.askAt {
 		r.askAgain(now)
@@ -357,7 +362,9 @@ func (r *Ring) StepHoldCancel(now time.Duration) {
 	r.unchangedVisits = 0
 	if r.held != nil {
 		r.releaseHold(now)
+		return
 	}
+	r.wanted(now)
 }
 
 // maybeCancelHold asks for the token when we have data and the ring may be idle. The
@@ -377,6 +384,7 @@ func (r *Ring) maybeCancelHold(now time.Duration) {
 	if r.unchangedVisits >= r.cfg.IdleVisits-1 && !r.holdCancelSent && len(r.members) > 1 {
 		r.holdCancelSent = true
 		r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
+		r.wanted(now)
 	}
 }
 
@@ -406,6 +414,7 @@ func (r *Ring) askAgain(now time.Duration) {
 	}
 	r.stats.HoldCancelRetries++
 	r.ready.Multicast = append(r.ready.Multicast, &wire.TokenHoldCancel{Ring: r.id})
+	r.wanted(now)
 	r.askAt = now + r.askInterval()
 }
 

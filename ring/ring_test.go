@@ -559,3 +559,128 @@ func TestHoldCancelRetriedUntilTheTokenComes(t *testing.T) {
 		}
 	}
 }
+
+// rotate plays n rotations for member 2 of ring {1,2,3}: each time the token comes back
+// `rotation` after member 2 forwarded it. busy tokens carry backlog (the ring cannot be
+// holding them); idle ones look like an idle ring's. It returns the time of the last
+// forward and the TokenSeq that the next token must carry.
+func rotate(t *testing.T, r *Ring, now time.Duration, tokSeq uint64, n int, rotation time.Duration, busy bool) (time.Duration, uint64) {
+	t.Helper()
+	for range n {
+		now += rotation
+		tok := &wire.Token{Ring: testRing, TokenSeq: tokSeq}
+		if busy {
+			tok.Backlog = 1
+		}
+		r.StepToken(now, tok)
+		tokSeq = tokenOut(t, r.Ready()).TokenSeq + 3 // two more hops before it is back
+	}
+	return now, tokSeq
+}
+
+func TestTokenRetransmitFollowsTheMeasuredRotation(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, _ := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	if got := r.Rotation(); got < 1900*time.Microsecond || got > 2100*time.Microsecond {
+		t.Fatalf("measured rotation %v, want about 2ms", got)
+	}
+	wait := r.Ready().Deadline - now
+	if wait < 2*time.Millisecond || wait > 4*time.Millisecond {
+		t.Fatalf("retransmit wait %v after steady 2ms rotations, want a little above 2ms", wait)
+	}
+	first := r.lastToken.TokenSeq
+	r.Tick(now + wait)
+	rd := r.Ready()
+	if tokenOut(t, rd).TokenSeq != first {
+		t.Fatal("the re-sent token is not the same copy")
+	}
+	if again := rd.Deadline - (now + wait); again != 2*wait {
+		t.Fatalf("wait after one miss %v, want it doubled (%v)", again, 2*wait)
+	}
+}
+
+func TestTokenRetransmitBacksOffToTheFixedTimer(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, _ := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	for range 7 { // 2.x, 5, 10, 20, 40, 80 ms, then capped: all inside TokenTimeout
+		now = r.Ready().Deadline
+		r.Tick(now)
+	}
+	if wait := r.Ready().Deadline - now; wait != cfg.TokenRetransmit {
+		t.Fatalf("wait after many misses %v, want the cap TokenRetransmit %v", wait, cfg.TokenRetransmit)
+	}
+}
+
+func TestARotationWithARetransmissionIsNotMeasured(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, tokSeq := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	before := r.Rotation()
+	r.Tick(r.Ready().Deadline) // the token is late: re-sent
+	r.Ready()
+	rotate(t, r, now, tokSeq, 1, 50*time.Millisecond, true)
+	if r.Rotation() != before {
+		t.Fatalf("rotation %v after a retransmitted rotation, want it unmeasured (%v)", r.Rotation(), before)
+	}
+}
+
+func TestTokenRetransmitWaitsOutAHoldWhenTheRingLooksIdle(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, tokSeq := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	now, _ = rotate(t, r, now, tokSeq, cfg.IdleVisits-1, 2*time.Millisecond, false)
+	if wait := r.Ready().Deadline - now; wait != cfg.TokenRetransmit {
+		t.Fatalf("retransmit wait %v on a ring that looks idle, want TokenRetransmit %v (the representative may hold it)", wait, cfg.TokenRetransmit)
+	}
+}
+
+func TestFixedTokenRetransmitWithoutAFloor(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = 0
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, _ := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	if wait := r.Ready().Deadline - now; wait != cfg.TokenRetransmit {
+		t.Fatalf("retransmit wait %v with TokenRetransmitMin 0, want the fixed %v", wait, cfg.TokenRetransmit)
+	}
+}
+
+func TestAVisitThatSendsOnAnIdleRingDoesNotExpectAHold(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, tokSeq := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	now, tokSeq = rotate(t, r, now, tokSeq, cfg.IdleVisits-1, 2*time.Millisecond, false)
+	r.Ready()
+	if err := r.Submit(now, []byte("new"), wire.Agreed); err != nil {
+		t.Fatal(err)
+	}
+	r.Ready()
+	now, _ = rotate(t, r, now, tokSeq, 1, 2*time.Millisecond, false)
+	if wait := r.Ready().Deadline - now; wait >= cfg.TokenRetransmit {
+		t.Fatalf("retransmit wait %v after a visit that numbered a new message, want the measured one: the representative will not hold", wait)
+	}
+}
+
+func TestAHoldCancelShortensTheWaitForAPossiblyHeldToken(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, tokSeq := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	now, _ = rotate(t, r, now, tokSeq, cfg.IdleVisits, 2*time.Millisecond, false)
+	r.Ready()
+	r.StepHoldCancel(now + time.Millisecond) // someone asks the holder to release it
+	wait := r.Ready().Deadline - (now + time.Millisecond)
+	if wait >= cfg.TokenRetransmit || wait < cfg.TokenRetransmitMin {
+		t.Fatalf("retransmit wait %v after a hold cancel, want the measured one: a released token is due within a rotation", wait)
+	}
+	r.Tick(now + time.Millisecond + wait)
+	if len(r.Ready().Unicast) != 1 {
+		t.Fatal("a token that did not come after the hold cancel was not re-sent")
+	}
+}

@@ -40,6 +40,7 @@ func (r *Ring) StepToken(now time.Duration, t *wire.Token) {
 // (totem-protocol.md §2.2), then passes the token on.
 func (r *Ring) acceptToken(now time.Duration, t *wire.Token) {
 	r.askAt = 0
+	r.tokenBack(now)
 	r.visit(now, t)
 	r.pass(now, t)
 	r.armAsk(now) // what this visit could not send waits for the next
@@ -256,7 +257,7 @@ func (r *Ring) shouldHold(t *wire.Token) bool {
 func (r *Ring) forward(now time.Duration, t *wire.Token) {
 	r.lastToken = t
 	r.sendToken(t)
-	r.retransmitAt = now + r.cfg.TokenRetransmit
+	r.armRetransmit(now, t)
 }
 
 func (r *Ring) sendToken(t *wire.Token) {
