@@ -40,6 +40,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
+			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "largest datagram in `BYTES`, IP and UDP headers included (576..65535); above the interface's MTU the kernel fragments it"},
 			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
@@ -136,6 +137,9 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if _, err := fmt.Sscan(get("max-message-size"), &s.maxMessage); err != nil || s.maxMessage < 1 || s.maxMessage > 64<<20 {
 		return nil, fmt.Errorf("--max-message-size must be 1..67108864")
+	}
+	if _, err := fmt.Sscan(get("mtu"), &s.mtu); err != nil || s.mtu < 576 || s.mtu > 65535 {
+		return nil, fmt.Errorf("--mtu must be 576..65535")
 	}
 	if _, err := fmt.Sscan(get("event-queue"), &s.eventQueue); err != nil || s.eventQueue < 16 {
 		return nil, fmt.Errorf("--event-queue must be at least 16")
@@ -250,6 +254,7 @@ func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
 		TTL:       1,
 		Peers:     peers,
 		Sealer:    sealer,
+		MTU:       s.mtu,
 		Logger:    log,
 	})
 }

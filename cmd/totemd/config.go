@@ -27,6 +27,7 @@ type settings struct {
 	logLevel     string
 	maxMessage   int
 	eventQueue   int
+	mtu          int
 }
 
 // readConfigFile parses a config file: one "key value" (or "key = value") per line,
@@ -67,7 +68,7 @@ func readConfigFile(path string) (map[string][]string, error) {
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
-	"max-message-size": true, "event-queue": true,
+	"max-message-size": true, "event-queue": true, "mtu": true,
 }
 
 // parsePeer parses ID@HOST:PORT.

@@ -20,6 +20,8 @@ SYS_DEFAULT_VARIANTS="udp"          # udp (IPv4 multicast) or udpu (unicast to e
 TOTEM_SRC=${TOTEM_SRC:?TOTEM_SRC must name the totem repository}
 TOTEM_BUILD=${BENCH_BUILD:-${BENCH_STATE:-/tmp/totembench}/build}/totem
 TOTEM_STATE=${BENCH_STATE:-/tmp/totembench}/totemd
+TOTEM_FLAGS=${TOTEM_FLAGS:-}        # more totemd flags for every daemon, e.g. "--mtu 9000"
+TOTEM_PROFILE_DIR=${TOTEM_PROFILE_DIR:-} # set: each daemon writes a CPU profile DIR/nodeI.pprof
 SYS_CLIENT=$TOTEM_BUILD/totemload
 
 sys_build() {
@@ -48,6 +50,9 @@ sys_start() { # N VARIANT
         else
             for j in $(seq 1 "$n"); do args+=(--peer "$j@10.77.0.$j:5405"); done
         fi
+        # shellcheck disable=SC2206
+        args+=($TOTEM_FLAGS)
+        [ -n "$TOTEM_PROFILE_DIR" ] && mkdir -p "$TOTEM_PROFILE_DIR" && args+=(--cpu-profile "$TOTEM_PROFILE_DIR/node$i.pprof")
         echo "${args[*]}" > "$TOTEM_STATE/node$i/args"
         "$BENCH/netns.sh" exec "$i" "$TOTEM_BUILD/totemd" "${args[@]}" \
             > "$TOTEM_STATE/node$i/stderr.log" 2>&1 &
