@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/totem-gcs/totem/multicast/wire/msgp"
 )
 
 // A record is the unit the group layer multicasts: one join, leave, message or sync.
@@ -45,134 +45,47 @@ type syncEntry struct {
 	Name     string
 }
 
+// encodeRecord writes r as the msgpack array its struct tags describe (the format of
+// the reflective encoder, which TestRecordCodecKeepsTheFormat holds it to), by hand:
+// records are encoded once per message.
 func encodeRecord(r *record) ([]byte, error) {
-	return msgpack.Marshal(r)
+	size := 32 + len(r.Group) + len(r.Name) + len(r.Data)
+	for _, e := range r.Sync {
+		size += 24 + len(e.Group) + len(e.Name)
+	}
+	b := make([]byte, 0, size)
+	b = msgp.AppendArrayHeader(b, recordFields)
+	b = msgp.AppendUint(b, uint64(r.Kind))
+	b = msgp.AppendString(b, r.Group)
+	b = msgp.AppendUint(b, uint64(r.Session))
+	b = msgp.AppendUint(b, uint64(r.PID))
+	b = msgp.AppendString(b, r.Name)
+	b = msgp.AppendUint(b, uint64(r.Reason))
+	b = msgp.AppendBool(b, r.Safe)
+	b = msgp.AppendBytes(b, r.Data)
+	if r.Sync == nil {
+		return msgp.AppendNil(b), nil
+	}
+	b = msgp.AppendArrayHeader(b, len(r.Sync))
+	for _, e := range r.Sync {
+		b = msgp.AppendArrayHeader(b, 4)
+		b = msgp.AppendString(b, e.Group)
+		b = msgp.AppendUint(b, uint64(e.Session))
+		b = msgp.AppendUint(b, uint64(e.PID))
+		b = msgp.AppendString(b, e.Name)
+	}
+	return b, nil
 }
 
 // recordFields is the number of fields a record's array has.
 const recordFields = 9
 
-// EncodeMsgpack writes r as the msgpack array its struct tags describe, without
-// reflection: records are encoded and decoded once per message at every node.
-func (r *record) EncodeMsgpack(enc *msgpack.Encoder) error {
-	err := errors.Join(
-		enc.EncodeArrayLen(recordFields),
-		enc.EncodeUint8(uint8(r.Kind)),
-		enc.EncodeString(r.Group),
-		enc.EncodeUint32(r.Session),
-		enc.EncodeUint32(r.PID),
-		enc.EncodeString(r.Name),
-		enc.EncodeUint8(uint8(r.Reason)),
-		enc.EncodeBool(r.Safe),
-		enc.EncodeBytes(r.Data),
-	)
-	if err != nil {
-		return err
-	}
-	if r.Sync == nil {
-		return enc.EncodeNil()
-	}
-	if err := enc.EncodeArrayLen(len(r.Sync)); err != nil {
-		return err
-	}
-	for _, e := range r.Sync {
-		err := errors.Join(
-			enc.EncodeArrayLen(4),
-			enc.EncodeString(e.Group),
-			enc.EncodeUint32(e.Session),
-			enc.EncodeUint32(e.PID),
-			enc.EncodeString(e.Name),
-		)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// DecodeMsgpack reads what EncodeMsgpack (or the reflective encoder) wrote. Fields a
-// newer sender appends are skipped; missing trailing ones stay zero.
-func (r *record) DecodeMsgpack(dec *msgpack.Decoder) error {
-	n, err := dec.DecodeArrayLen()
-	if err != nil {
-		return err
-	}
-	if n < 0 {
-		return errors.New("nil record")
-	}
-	for i := range n {
-		switch i {
-		case 0:
-			var k uint8
-			k, err = dec.DecodeUint8()
-			r.Kind = recordKind(k)
-		case 1:
-			r.Group, err = dec.DecodeString()
-		case 2:
-			r.Session, err = dec.DecodeUint32()
-		case 3:
-			r.PID, err = dec.DecodeUint32()
-		case 4:
-			r.Name, err = dec.DecodeString()
-		case 5:
-			var why uint8
-			why, err = dec.DecodeUint8()
-			r.Reason = Reason(why)
-		case 6:
-			r.Safe, err = dec.DecodeBool()
-		case 7:
-			r.Data, err = dec.DecodeBytes()
-		case 8:
-			r.Sync, err = decodeSyncEntries(dec)
-		default:
-			err = dec.Skip()
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decodeSyncEntries(dec *msgpack.Decoder) ([]syncEntry, error) {
-	n, err := dec.DecodeArrayLen()
-	if err != nil || n <= 0 {
-		return nil, err
-	}
-	// Grown as entries arrive: a count that lies runs out of bytes before it can make
-	// us allocate much.
-	out := make([]syncEntry, 0, min(n, 64))
-	for range n {
-		m, err := dec.DecodeArrayLen()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, syncEntry{})
-		e := &out[len(out)-1]
-		for j := range max(m, 0) {
-			switch j {
-			case 0:
-				e.Group, err = dec.DecodeString()
-			case 1:
-				e.Session, err = dec.DecodeUint32()
-			case 2:
-				e.PID, err = dec.DecodeUint32()
-			case 3:
-				e.Name, err = dec.DecodeString()
-			default:
-				err = dec.Skip()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-	}
-	return out, nil
-}
-
+// decodeRecord reads what encodeRecord (or the reflective encoder) wrote. Fields a newer
+// sender appends are skipped; missing trailing ones stay zero. The record's Data aliases
+// b: payloads are copied once, into the client's frame, not here.
 func decodeRecord(b []byte) (*record, error) {
 	r := new(record)
-	if err := msgpack.Unmarshal(b, r); err != nil {
+	if err := r.decode(b); err != nil {
 		return nil, fmt.Errorf("totem: bad record: %w", err)
 	}
 	switch {
@@ -182,4 +95,105 @@ func decodeRecord(b []byte) (*record, error) {
 		return nil, fmt.Errorf("totem: record names too long")
 	}
 	return r, nil
+}
+
+func (r *record) decode(b []byte) error {
+	rd := msgp.NewReader(b)
+	if rd.IsNil() {
+		return errors.New("nil record")
+	}
+	n, err := rd.ArrayHeader()
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		var v uint64
+		switch i {
+		case 0:
+			v, err = rd.Uint(255)
+			r.Kind = recordKind(v)
+		case 1:
+			r.Group, err = nameField(&rd)
+		case 2:
+			v, err = rd.Uint(1<<32 - 1)
+			r.Session = uint32(v)
+		case 3:
+			v, err = rd.Uint(1<<32 - 1)
+			r.PID = uint32(v)
+		case 4:
+			r.Name, err = nameField(&rd)
+		case 5:
+			v, err = rd.Uint(255)
+			r.Reason = Reason(v)
+		case 6:
+			r.Safe, err = rd.Bool()
+		case 7:
+			r.Data, err = rd.Bytes()
+		case 8:
+			r.Sync, err = decodeSyncEntries(&rd)
+		default:
+			err = rd.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if rd.Len() != 0 {
+		return errors.New("trailing bytes")
+	}
+	return nil
+}
+
+// nameField reads a group or client name, refusing one too long before copying it.
+func nameField(rd *msgp.Reader) (string, error) {
+	b, err := rd.StringBytes()
+	if err != nil {
+		return "", err
+	}
+	if len(b) > max(MaxGroupName, MaxClientName) {
+		return "", errors.New("name too long")
+	}
+	return string(b), nil
+}
+
+func decodeSyncEntries(rd *msgp.Reader) ([]syncEntry, error) {
+	if rd.IsNil() {
+		return nil, nil
+	}
+	n, err := rd.ArrayHeader()
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	// Grown as entries arrive: a count that lies runs out of bytes before it can make
+	// us allocate much.
+	out := make([]syncEntry, 0, min(n, 64))
+	for range n {
+		m, err := rd.ArrayHeader()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, syncEntry{})
+		e := &out[len(out)-1]
+		for j := range m {
+			var v uint64
+			switch j {
+			case 0:
+				e.Group, err = nameField(rd)
+			case 1:
+				v, err = rd.Uint(1<<32 - 1)
+				e.Session = uint32(v)
+			case 2:
+				v, err = rd.Uint(1<<32 - 1)
+				e.PID = uint32(v)
+			case 3:
+				e.Name, err = nameField(rd)
+			default:
+				err = rd.Skip()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }

@@ -148,6 +148,10 @@ func (c *Client) readFrame() (*ipc.ServerFrame, error) {
 		return nil, fmt.Errorf("%w: %w", ErrDaemonGone, err)
 	}
 	f := new(ipc.ServerFrame)
+	if ipc.DecodeServerFrameFast(body, f) {
+		return f, nil
+	}
+	*f = ipc.ServerFrame{}
 	if err := ipc.Decode(body, f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}

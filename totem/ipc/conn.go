@@ -358,6 +358,10 @@ type frameWriter struct {
 // add encodes f. A reply that would exceed the frame limit (a huge groups listing) is
 // replaced by a too_large error, so the client is never sent a frame it must refuse.
 func (w *frameWriter) add(f *ServerFrame) {
+	if f.Type == TypeOK { // only ever type and id
+		w.buf = appendOK(w.buf, f.ID)
+		return
+	}
 	start := len(w.buf)
 	b, err := AppendFrame(w.buf, f)
 	if err == nil && len(b)-start-HeaderSize <= w.max {
@@ -372,6 +376,19 @@ func (w *frameWriter) add(f *ServerFrame) {
 }
 
 func (w *frameWriter) addEvent(ev totem.Event) {
+	if ev.View == nil {
+		level := LevelAgreed
+		if ev.Safe {
+			level = LevelSafe
+		}
+		start := len(w.buf)
+		w.buf = appendMessage(w.buf, ev.Group, member(ev.Sender), level, ev.Data)
+		if len(w.buf)-start-HeaderSize > w.max {
+			w.buf = w.buf[:start]
+			w.log.Warn("frame not sent", "type", TypeMessage, "size", len(ev.Data))
+		}
+		return
+	}
 	eventFrame(&w.ev, ev)
 	w.add(&w.ev)
 	w.ev = ServerFrame{} // drop references to the event's data

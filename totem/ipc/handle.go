@@ -13,8 +13,11 @@ import (
 // decodeRequest decodes a frame body; what cannot be a request gets its error reply.
 func decodeRequest(body []byte) item {
 	req := new(Request)
-	if err := Decode(body, req); err != nil {
-		return item{reply: errorFrame(salvageID(body), CodeBadRequest, err.Error())}
+	if !decodeRequestFast(body, req) {
+		*req = Request{}
+		if err := Decode(body, req); err != nil {
+			return item{reply: errorFrame(salvageID(body), CodeBadRequest, err.Error())}
+		}
 	}
 	if req.ID == 0 {
 		return item{reply: errorFrame(0, CodeBadRequest, "request id must not be 0")}
