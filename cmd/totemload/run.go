@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -33,6 +35,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, si
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return 2
+	}
+	if dir := getenv("TOTEMLOAD_CPU_PROFILE_DIR"); dir != "" { // for the harness's profiles
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("totemload%d.pprof", cfg.idx)))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
 	}
 	l := &load{cfg: cfg, stdout: stdout, stderr: stderr, signaled: make(chan struct{}), over: make(chan struct{})}
 	defer close(l.over)

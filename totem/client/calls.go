@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/totem-gcs/totem/totem/ipc"
 )
@@ -131,10 +130,7 @@ func (c *Client) send(ctx context.Context, req *ipc.Request) (uint32, chan *ipc.
 		return 0, nil, err
 	}
 	req.ID = id
-	b, err := ipc.AppendFrame(nil, req)
-	if err == nil {
-		err = c.write(ctx, b)
-	}
+	err = c.enqueue(ctx, req)
 	if err != nil {
 		c.forget(id)
 		return 0, nil, err
@@ -193,51 +189,3 @@ func (c *Client) forget(id uint32) {
 	c.mu.Unlock()
 }
 
-// write writes one whole frame. ctx can interrupt it: before any byte is written, the
-// call just fails; halfway through a frame, the stream is beyond repair and the
-// connection is dropped.
-func (c *Client) write(ctx context.Context, b []byte) error {
-	select {
-	case c.wsem <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.done:
-		return c.Err()
-	}
-	defer func() { <-c.wsem }()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.conn.SetWriteDeadline(aLongTimeAgo)
-		close(fired)
-	})
-	n, err := c.conn.Write(b)
-	if !stop() {
-		<-fired
-		c.conn.SetWriteDeadline(time.Time{})
-	}
-	switch {
-	case err == nil:
-		return nil
-	case ctx.Err() != nil && n == 0:
-		return ctx.Err()
-	case ctx.Err() != nil:
-		c.setErr(fmt.Errorf("%w: connection dropped: a canceled request left half a frame", ErrDaemonGone))
-		c.conn.Close()
-		return ctx.Err()
-	}
-	return c.writeFailed(ctx, err)
-}
-
-// writeFailed waits briefly for the reader to learn why the daemon closed the
-// connection (it may have said why) and returns that.
-func (c *Client) writeFailed(ctx context.Context, err error) error {
-	t := time.NewTimer(time.Second)
-	defer t.Stop()
-	select {
-	case <-c.done:
-		return c.Err()
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	return fmt.Errorf("%w: %w", ErrDaemonGone, err)
-}

@@ -25,7 +25,6 @@ type Client struct {
 	fr   *ipc.FrameReader
 	info Info
 
-	wsem    chan struct{} // one writer at a time; a channel so that waiting honours ctx
 	events  chan Event
 	closing chan struct{} // closed by Close
 	done    chan struct{} // closed when the reader has returned
@@ -34,6 +33,14 @@ type Client struct {
 	pending map[uint32]chan *ipc.ServerFrame
 	nextID  uint32
 	err     error
+
+	// The write side (writer.go).
+	wmu    sync.Mutex
+	wbuf   []byte // frames waiting for the writer
+	werr   error  // set once a write failed: the connection is gone
+	wkick  chan struct{}
+	wspace chan struct{}
+	wdone  chan struct{} // closed when the writer has returned
 
 	closeOnce sync.Once
 }
@@ -77,7 +84,9 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{
 		conn:    nc.(*net.UnixConn),
-		wsem:    make(chan struct{}, 1),
+		wkick:   make(chan struct{}, 1),
+		wspace:  make(chan struct{}, 1),
+		wdone:   make(chan struct{}),
 		events:  make(chan Event, o.events),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -89,6 +98,7 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
 	}
 	go c.readLoop()
+	go c.writeLoop()
 	return c, nil
 }
 
@@ -185,7 +195,8 @@ func (c *Client) setErr(err error) {
 }
 
 // Close ends the connection; the daemon removes the client from its groups (the other
-// members see the reason "disconnect"). It waits for the client's reader to stop.
+// members see the reason "disconnect"). It waits for the client's reader and writer to
+// stop; requests not yet written are dropped.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		c.setErr(ErrClosed)
@@ -193,6 +204,7 @@ func (c *Client) Close() error {
 		c.conn.Close()
 	})
 	<-c.done
+	<-c.wdone
 	return nil
 }
 

@@ -28,6 +28,37 @@ func appendOK(dst []byte, id uint32) []byte {
 	return b
 }
 
+// AppendMulticast appends a multicast request frame, as AppendFrame of the Request
+// would: type, id, group, level (left out when empty) and data (left out when empty).
+func AppendMulticast(dst []byte, id uint32, group, level string, data []byte) []byte {
+	start := len(dst)
+	b := append(dst, 0, 0, 0, 0)
+	n := 3
+	if level != "" {
+		n++
+	}
+	if len(data) > 0 {
+		n++
+	}
+	b = msgp.AppendMapHeader(b, n)
+	b = msgp.AppendString(b, "type")
+	b = msgp.AppendString(b, TypeMulticast)
+	b = msgp.AppendString(b, "id")
+	b = msgp.AppendUint(b, uint64(id))
+	b = msgp.AppendString(b, "group")
+	b = msgp.AppendString(b, group)
+	if level != "" {
+		b = msgp.AppendString(b, "level")
+		b = msgp.AppendString(b, level)
+	}
+	if len(data) > 0 {
+		b = msgp.AppendString(b, "data")
+		b = msgp.AppendBytes(b, data)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-HeaderSize))
+	return b
+}
+
 // appendMessage appends a message event frame, as AppendFrame of the ServerFrame would:
 // type, group, sender, level and data (left out when empty).
 func appendMessage(dst []byte, group string, sender Member, level string, data []byte) []byte {

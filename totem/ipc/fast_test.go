@@ -17,6 +17,14 @@ func TestHandEncodedFramesAreTheReflectiveEncodersBytes(t *testing.T) {
 			t.Errorf("ok %d:\n got %x\nwant %x", id, got, want)
 		}
 	}
+	for _, level := range []string{"", LevelAgreed, LevelSafe} {
+		for _, d := range [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte{7}, 70000)} {
+			want, _ := AppendFrame(nil, &Request{Type: TypeMulticast, ID: 300, Group: "grp", Level: level, Data: d})
+			if got := AppendMulticast(nil, 300, "grp", level, d); !bytes.Equal(got, want) {
+				t.Errorf("multicast level %q %d bytes:\n got %x\nwant %x", level, len(d), got[:min(60, len(got))], want[:min(60, len(want))])
+			}
+		}
+	}
 	senders := []Member{{Node: 1, Session: 2, PID: 3}, {Node: 1<<32 - 1, Session: 70000, PID: 1 << 31, Name: strings.Repeat("n", 40)}}
 	datas := [][]byte{nil, {}, []byte("x"), bytes.Repeat([]byte{7}, 300), bytes.Repeat([]byte{9}, 70000)}
 	for _, s := range senders {

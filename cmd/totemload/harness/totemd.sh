@@ -91,7 +91,7 @@ sys_stop() {
     done
 }
 
-sys_client() { local i=$1; shift; "$BENCH/netns.sh" exec "$i" "$SYS_CLIENT" -socket "$(_totem_socket "$i")" -L "$SYS_NAME" "$@"; }
+sys_client() { local i=$1; shift; TOTEMLOAD_CPU_PROFILE_DIR=$TOTEM_PROFILE_DIR "$BENCH/netns.sh" exec "$i" "$SYS_CLIENT" -socket "$(_totem_socket "$i")" -L "$SYS_NAME" "$@"; }
 
 sys_config() {
     echo "totemd: $(cat "$TOTEM_STATE/node$1/args" 2>/dev/null)"
