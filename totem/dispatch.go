@@ -12,14 +12,14 @@ import (
 // mcast takes one multicast: queued for the ring now, or answered once there is room.
 func (n *Node) mcast(r *request) {
 	if _, open := n.sessions[r.s.handle]; !open || !n.joined[r.s.handle][r.group] {
-		r.reply <- ErrNotJoined
+		r.answer(ErrNotJoined)
 		return
 	}
 	if len(n.waiting) > 0 || n.packer.Pending() >= n.cfg.MaxPendingRecords {
 		n.waiting = append(n.waiting, r) // answered by feed when there is room
 		return
 	}
-	r.reply <- n.enqueue(r)
+	r.answer(n.enqueue(r))
 }
 
 func (n *Node) handle(r *request) {
@@ -100,7 +100,7 @@ func (n *Node) closeSession(s *Session, why error) {
 	kept := n.waiting[:0]
 	for _, r := range n.waiting {
 		if r.s == s {
-			r.reply <- why
+			r.answer(why)
 			continue
 		}
 		kept = append(kept, r)

@@ -81,11 +81,30 @@ type request struct {
 	data  []byte
 	safe  bool
 	reply chan error
-	batch []*request // reqMcastBatch: its multicasts, each with its own reply
+	batch []*request // reqMcastBatch: its multicasts, answered on answers
+	// A multicast of a batch: its index there, and the batch's channel of answers (one
+	// channel for the whole batch, with room for every answer).
+	idx     int
+	answers chan answer
 	// open
 	pid    uint32
 	name   string
 	opened chan *Session
+}
+
+// answer is the node's answer to the multicast at index i of a batch.
+type answer struct {
+	i   int
+	err error
+}
+
+// answer answers r: on its batch's channel if it is part of one.
+func (r *request) answer(err error) {
+	if r.answers != nil {
+		r.answers <- answer{r.idx, err}
+		return
+	}
+	r.reply <- err
 }
 
 // New returns a node that talks through tr. It starts nothing: call Run.
@@ -369,7 +388,7 @@ func (n *Node) feed() {
 	for len(n.waiting) > 0 && n.packer.Pending() < n.cfg.MaxPendingRecords {
 		r := n.waiting[0]
 		n.waiting = n.waiting[1:]
-		r.reply <- n.enqueue(r)
+		r.answer(n.enqueue(r))
 	}
 }
 
@@ -398,7 +417,7 @@ func (n *Node) shutdown() {
 		s.end(ErrNodeStopped)
 	}
 	for _, r := range n.waiting {
-		r.reply <- ErrNodeStopped
+		r.answer(ErrNodeStopped)
 	}
 	n.log.Info("stopped")
 }

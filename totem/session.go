@@ -84,28 +84,47 @@ type Message struct {
 // ends, and then the message may still be sent). answered returning false stops the
 // wait for the rest.
 func (s *Session) MulticastBatch(ctx context.Context, msgs []Message, answered func(i int, err error) bool) {
-	subs := make([]*request, len(msgs))
-	b := &request{kind: reqMcastBatch}
+	subs := make([]request, len(msgs))
+	b := &request{kind: reqMcastBatch, batch: make([]*request, 0, len(msgs))}
+	answers := make(chan answer, len(msgs))
+	refused := make([]bool, len(msgs))
 	for i, m := range msgs {
 		if len(m.Data) > s.n.cfg.MaxMessageSize {
-			continue // refused below, in its turn
+			refused[i] = true // refused below, in its turn
+			continue
 		}
-		subs[i] = &request{kind: reqMcast, s: s, group: m.Group, data: m.Data, safe: m.Safe, reply: make(chan error, 1)}
-		b.batch = append(b.batch, subs[i])
+		subs[i] = request{kind: reqMcast, s: s, group: m.Group, data: m.Data, safe: m.Safe, idx: i, answers: answers}
+		b.batch = append(b.batch, &subs[i])
 	}
 	var err error
 	if len(b.batch) > 0 {
 		err = s.submit(ctx, b)
 	}
-	for i, sub := range subs {
+	// The node answers in any order; the caller hears them in order.
+	got := make([]error, len(msgs))
+	have := make([]bool, len(msgs))
+	for i := range msgs {
 		var e error
 		switch {
-		case sub == nil:
+		case refused[i]:
 			e = fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(msgs[i].Data), s.n.cfg.MaxMessageSize)
 		case err != nil:
 			e = err // not submitted
 		default:
-			e = s.await(ctx, sub) // once ctx or the session ends, at once
+			for !have[i] && err == nil {
+				select {
+				case a := <-answers:
+					got[a.i], have[a.i] = a.err, true
+				case <-ctx.Done():
+					err = ctx.Err()
+				case <-s.done:
+					err = s.closedErr()
+				}
+			}
+			e = got[i]
+			if !have[i] {
+				e = err // once ctx or the session ends, at once
+			}
 		}
 		if !answered(i, e) {
 			return

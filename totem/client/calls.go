@@ -188,4 +188,3 @@ func (c *Client) forget(id uint32) {
 	delete(c.pending, id)
 	c.mu.Unlock()
 }
-

@@ -51,12 +51,20 @@ type conn struct {
 	sess *totem.Session
 	log  *slog.Logger
 
-	// out carries replies from the handler to the writer. Unbuffered: once the handler
-	// has handed a frame over, the writer writes it before it can notice that the
-	// session the handler then closes has ended.
-	out         chan *ServerFrame
+	// replies carries replies from the handler to the writer, in order: a list under
+	// rmu that the writer takes whole, so a batch of multicasts costs one hand-off, not
+	// one per reply. It holds at most maxReplies; the handler waits beyond (rspace),
+	// so a client that does not read its replies is not read further either. The writer
+	// takes what is listed before it acts on the session's end: a reply handed over
+	// before the handler closed the session is written first.
+	rmu         sync.Mutex
+	replies     []*ServerFrame
+	rkick       chan struct{} // capacity 1: replies were added
+	rspace      chan struct{} // capacity 1: the writer took the list
 	writerDone  chan struct{} // closed when the writer has returned
 	handlerDone chan struct{} // closed when the handler has returned
+
+	spare []*ServerFrame // the writer's other reply list
 
 	queued   atomic.Int64  // bytes of multicast data read but not yet handled
 	released chan struct{} // capacity 1: the handler released some
@@ -226,14 +234,53 @@ func (c *conn) handleLoop(ctx context.Context, items <-chan item) {
 	}
 }
 
+// maxReplies bounds the replies waiting for the writer.
+const maxReplies = 1024
+
 // send hands a frame to the writer; false if the writer has gone.
 func (c *conn) send(f *ServerFrame) bool {
-	select {
-	case c.out <- f:
-		return true
-	case <-c.writerDone:
-		return false
+	for {
+		select {
+		case <-c.writerDone:
+			return false
+		default:
+		}
+		c.rmu.Lock()
+		if len(c.replies) < maxReplies {
+			c.replies = append(c.replies, f)
+			c.rmu.Unlock()
+			select {
+			case c.rkick <- struct{}{}:
+			default:
+			}
+			return true
+		}
+		c.rmu.Unlock()
+		select {
+		case <-c.rspace:
+		case <-c.writerDone:
+			return false
+		}
 	}
+}
+
+// takeReplies adds the listed replies to w and reports whether one was fatal.
+func (c *conn) takeReplies(w *frameWriter) (fatal bool) {
+	c.rmu.Lock()
+	fs := c.replies
+	c.replies = c.spare[:0]
+	c.rmu.Unlock()
+	for i, f := range fs {
+		w.add(f)
+		fatal = fatal || f.Fatal
+		fs[i] = nil
+	}
+	c.spare = fs
+	select {
+	case c.rspace <- struct{}{}:
+	default:
+	}
+	return fatal
 }
 
 // writeLoop is the only writer of the socket. It ends when the session ends (having
@@ -247,16 +294,16 @@ func (c *conn) writeLoop(ctx context.Context) {
 	for {
 		select {
 		case <-c.sess.Done(): // first: a cut client gets its reason, not stale events
-			c.finish(ctx, w)
+			c.end(ctx, w)
 			return
 		default:
 		}
 		select {
 		case <-c.sess.Done():
-			c.finish(ctx, w)
+			c.end(ctx, w)
 			return
-		case f := <-c.out:
-			w.add(f)
+		case <-c.rkick:
+			c.takeReplies(w)
 		case ev, ok := <-c.sess.Events():
 			if ok {
 				w.addEvent(ev)
@@ -276,8 +323,8 @@ func (c *conn) gather(w *frameWriter) {
 		select {
 		case <-c.sess.Done():
 			return
-		case f := <-c.out:
-			w.add(f)
+		case <-c.rkick:
+			c.takeReplies(w)
 		case ev, ok := <-c.sess.Events():
 			if !ok {
 				return
@@ -286,6 +333,21 @@ func (c *conn) gather(w *frameWriter) {
 		default:
 			return
 		}
+	}
+}
+
+// end writes the replies handed over before the session ended, then, unless one of
+// them already told the client why it is cut off, finish.
+func (c *conn) end(ctx context.Context, w *frameWriter) {
+	told := c.takeReplies(w)
+	if len(w.buf) > 0 {
+		if err := c.flush(ctx, w, true); err != nil {
+			c.log.Debug("write failed", "err", err)
+			return
+		}
+	}
+	if !told {
+		c.finish(ctx, w)
 	}
 }
 

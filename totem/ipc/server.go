@@ -145,7 +145,7 @@ func (s *server) serveConn(ctx context.Context, uc *net.UnixConn) {
 	log.Debug("client connected")
 	c := &conn{
 		s: s, uc: uc, fr: fr, sess: sess, log: log,
-		out: make(chan *ServerFrame), writerDone: make(chan struct{}), handlerDone: make(chan struct{}), released: make(chan struct{}, 1),
+		rkick: make(chan struct{}, 1), rspace: make(chan struct{}, 1), writerDone: make(chan struct{}), handlerDone: make(chan struct{}), released: make(chan struct{}, 1),
 	}
 	c.run(ctx)
 	log.Debug("client disconnected", "err", sess.Err())
