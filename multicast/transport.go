@@ -33,8 +33,7 @@ type Transport interface {
 	Unicast(to wire.NodeID, b []byte) error
 	// Packets returns the channel of received datagrams. It is closed after Close.
 	Packets() <-chan Packet
-	// MaxPayload is the largest plaintext datagram that fits one unfragmented network
-	// packet after the IP/UDP headers and sealing overhead are subtracted.
+	// MaxPayload is the largest plaintext datagram the transport carries.
 	MaxPayload() int
 	// Stats returns a snapshot of the transport's counters.
 	Stats() Stats
@@ -53,6 +52,7 @@ type Stats struct {
 	DropSelf     uint64 // our own multicast looped back
 	DropOverflow uint64 // Packets channel full (the reader is too slow)
 	DropUnknown  uint64 // udpu: from an address not in the member list
+	DropFragment uint64 // frames of large datagrams: malformed, or their datagram given up incomplete
 }
 
 var (

@@ -50,9 +50,14 @@ type UDPConfig struct {
 	// otherwise learned from the source address of received datagrams.
 	Peers  map[wire.NodeID]netip.AddrPort
 	Sealer Sealer // nil: checksum only
-	// MTU is the path MTU (default 1500). MaxPayload subtracts the IP and UDP headers and
-	// the sealing overhead from it, so that no datagram is ever IP-fragmented.
+	// MTU is the path MTU (default 1500): the largest frame sent, IP and UDP headers
+	// included, so that no frame is ever IP-fragmented.
 	MTU int
+	// Datagram is the largest datagram the transport carries (MaxPayload), up to
+	// wire.MaxDatagram. One larger than what a frame holds is cut into frames by the
+	// transport and put together again by the receiver (udp_frag.go). Zero: what one
+	// frame holds, no fragmentation.
+	Datagram int
 	// SocketBuffer is the SO_RCVBUF/SO_SNDBUF request (default 4 MiB). A burst of
 	// retransmissions overruns a small receive buffer and the losses feed more
 	// retransmissions, so a cap by the OS is logged as a warning.
@@ -64,11 +69,14 @@ type UDPConfig struct {
 // UDP is the real network transport: IPv4 multicast, or unicast-only "udpu" over IPv4 or
 // IPv6. It implements Transport; see UDPConfig for the two modes.
 type UDP struct {
-	cfg        UDPConfig // defaults applied
-	log        *slog.Logger
-	udpu       bool
-	maxPayload int
-	local      netip.AddrPort
+	cfg          UDPConfig // defaults applied
+	log          *slog.Logger
+	udpu         bool
+	maxPayload   int // the largest datagram
+	framePayload int // the largest datagram sent in one frame
+	reasm        *reassembler
+	fragID       atomic.Uint32 // numbers our fragmented datagrams
+	local        netip.AddrPort
 
 	ucast  *net.UDPConn // Listen: receives unicasts, sends everything
 	ubatch batchConn    // ucast with recvmmsg/sendmmsg
@@ -113,6 +121,7 @@ func newPeerAddr(ap netip.AddrPort) peerAddr {
 type udpStats struct {
 	sent, sendErrors, received                                atomic.Uint64
 	dropOpen, dropHeader, dropSelf, dropOverflow, dropUnknown atomic.Uint64
+	dropFragment                                              atomic.Uint64
 }
 
 // NewUDP opens the sockets and starts the readers. On failure it closes whatever it opened.
@@ -128,7 +137,12 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 		learned: make(map[wire.NodeID]peerAddr),
 		packets: make(chan Packet, cfg.QueueLen),
 	}
-	u.maxPayload = maxPayload(cfg.MTU, cfg.Listen.Addr().Is4(), cfg.Sealer.Overhead())
+	u.framePayload = maxPayload(cfg.MTU, cfg.Listen.Addr().Is4(), cfg.Sealer.Overhead())
+	u.maxPayload = u.framePayload
+	if cfg.Datagram > 0 {
+		u.maxPayload = cfg.Datagram
+	}
+	u.reasm = newReassembler(cfg.NodeID, cfg.Cluster, u.maxPayload)
 	u.setPeers()
 	u.batches.New = func() any { return new(sendBatch) }
 	if err := u.open(); err != nil {
@@ -213,6 +227,8 @@ func (c *UDPConfig) numbersWithDefaults() error {
 	switch {
 	case c.MTU < minMTU || c.MTU > maxMTU:
 		return fmt.Errorf("multicast: udp: MTU %d outside %d..%d", c.MTU, minMTU, maxMTU)
+	case c.Datagram < 0 || c.Datagram > wire.MaxDatagram:
+		return fmt.Errorf("multicast: udp: datagram size %d outside 0..%d", c.Datagram, wire.MaxDatagram)
 	case c.TTL < 1 || c.TTL > 255:
 		return fmt.Errorf("multicast: udp: TTL %d outside 1..255", c.TTL)
 	case c.SocketBuffer < 0:
@@ -281,6 +297,7 @@ func (u *UDP) Stats() Stats {
 		DropSelf:     u.st.dropSelf.Load(),
 		DropOverflow: u.st.dropOverflow.Load(),
 		DropUnknown:  u.st.dropUnknown.Load(),
+		DropFragment: u.st.dropFragment.Load(),
 	}
 }
 

@@ -74,6 +74,20 @@ func (u *UDP) receive(datagram []byte, from net.Addr) {
 		u.st.dropOpen.Add(1)
 		return
 	}
+	if isFrame(plain) {
+		whole, res := u.reasm.add(plain)
+		switch res {
+		case fragSelf:
+			u.dropSelf(src)
+			return
+		case fragBad:
+			u.st.dropFragment.Add(1)
+		}
+		if whole == nil {
+			return
+		}
+		plain = whole
+	}
 	h, err := wire.PeekHeader(plain, u.cfg.Cluster)
 	if err != nil {
 		u.st.dropHeader.Add(1)

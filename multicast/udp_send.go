@@ -98,8 +98,13 @@ func (u *UDP) deliverSelf(bufs ...[]byte) error {
 	return nil
 }
 
-// sendOne seals b into a pooled buffer and sends it with one sendto.
+// sendOne seals b into a pooled buffer and sends it with one sendto (as frames, with
+// sendmmsg, when it is larger than one).
 func (u *UDP) sendOne(b []byte, dst netip.AddrPort) error {
+	if len(b) > u.framePayload {
+		d := [1]*net.UDPAddr{net.UDPAddrFromAddrPort(dst)}
+		return u.sendBatch([][]byte{b}, d[:])
+	}
 	bt := u.batches.Get().(*sendBatch)
 	bt.arena = u.cfg.Sealer.Seal(bt.arena[:0], b)
 	_, err := u.ucast.WriteToUDPAddrPort(bt.arena, dst)
@@ -118,7 +123,7 @@ func (u *UDP) sendBatch(bufs [][]byte, dsts []*net.UDPAddr) error {
 	}
 	bt := u.batches.Get().(*sendBatch)
 	defer u.batches.Put(bt)
-	bt.seal(u.cfg.Sealer, bufs)
+	bt.seal(u, bufs)
 	bt.address(dsts)
 	return u.writeAll(bt.ms)
 }
@@ -166,17 +171,31 @@ func (u *UDP) sendError(err error) error {
 type sendBatch struct {
 	arena []byte
 	ends  []int
+	frags []byte // plaintext frames of a large datagram
+	fends []int
 	iov   [][]byte
 	ms    []ipv4.Message
 }
 
-// seal seals bufs back to back into the arena. Slices are cut only after the last Seal,
-// because the arena may move while it grows.
-func (bt *sendBatch) seal(s Sealer, bufs [][]byte) {
+// seal seals bufs back to back into the arena, a datagram larger than a frame as its
+// frames. Slices are cut only after the last Seal, because the arena may move while it
+// grows.
+func (bt *sendBatch) seal(u *UDP, bufs [][]byte) {
+	s := u.cfg.Sealer
 	bt.arena, bt.ends, bt.iov = bt.arena[:0], bt.ends[:0], bt.iov[:0]
 	for _, b := range bufs {
-		bt.arena = s.Seal(bt.arena, b)
-		bt.ends = append(bt.ends, len(bt.arena))
+		if len(b) <= u.framePayload {
+			bt.arena = s.Seal(bt.arena, b)
+			bt.ends = append(bt.ends, len(bt.arena))
+			continue
+		}
+		bt.frags, bt.fends = fragment(bt.frags[:0], bt.fends[:0], b, u.framePayload, u.cfg.NodeID, u.cfg.Cluster, u.fragID.Add(1))
+		start := 0
+		for _, end := range bt.fends {
+			bt.arena = s.Seal(bt.arena, bt.frags[start:end])
+			bt.ends = append(bt.ends, len(bt.arena))
+			start = end
+		}
 	}
 	start := 0
 	for _, end := range bt.ends {

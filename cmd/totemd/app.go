@@ -40,7 +40,8 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
-			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "largest datagram in `BYTES`, IP and UDP headers included (576..65535); above the interface's MTU the kernel fragments it"},
+			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
+			&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
 			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
@@ -140,6 +141,9 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if _, err := fmt.Sscan(get("mtu"), &s.mtu); err != nil || s.mtu < 576 || s.mtu > 65535 {
 		return nil, fmt.Errorf("--mtu must be 576..65535")
+	}
+	if _, err := fmt.Sscan(get("datagram-size"), &s.datagram); err != nil || s.datagram < 0 || s.datagram > 65507 {
+		return nil, fmt.Errorf("--datagram-size must be 0..65507")
 	}
 	if _, err := fmt.Sscan(get("event-queue"), &s.eventQueue); err != nil || s.eventQueue < 16 {
 		return nil, fmt.Errorf("--event-queue must be at least 16")
@@ -255,6 +259,7 @@ func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
 		Peers:     peers,
 		Sealer:    sealer,
 		MTU:       s.mtu,
+		Datagram:  s.datagram,
 		Logger:    log,
 	})
 }
