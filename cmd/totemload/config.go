@@ -55,6 +55,7 @@ type config struct {
 	runID    uint32
 	verbose  bool
 	socket   string
+	level    client.Level // -level, or TOTEMLOAD_LEVEL (the harness's contract has no flag for it)
 }
 
 func (c *config) isSender() bool { return c.idx <= c.senders }
@@ -133,6 +134,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&cfg.logPath, "l", "", "delivery log")
 	fs.BoolVar(&cfg.verbose, "v", false, "verbose")
 	fs.StringVar(&cfg.socket, "socket", defSocket, "the daemon's socket")
+	level := getenv("TOTEMLOAD_LEVEL")
+	if level == "" {
+		level = string(client.Agreed)
+	}
+	fs.StringVar(&level, "level", level, "service level: agreed or safe")
 	if err := fs.Parse(args); err != nil {
 		return cfg, errUsage // the flag package has printed the error and the usage
 	}
@@ -173,6 +179,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return bad("-w must be a number")
 	case cfg.group == "" || len(cfg.group) > maxGroupLen:
 		return bad("-g must be 1..%d bytes", maxGroupLen)
+	}
+	switch client.Level(level) {
+	case client.Agreed, client.Safe:
+		cfg.level = client.Level(level)
+	default:
+		return bad("-level must be agreed or safe")
 	}
 	cfg.size = uint32(size)
 	r, err := strconv.ParseUint(runID, 0, 32)

@@ -15,7 +15,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{idx: 2, nodes: 3, senders: 3, count: 100000, size: 1024, rate: 1000, sendSecs: 15, hardSecs: 40,
+	want := config{level: client.Agreed, idx: 2, nodes: 3, senders: 3, count: 100000, size: 1024, rate: 1000, sendSecs: 15, hardSecs: 40,
 		joinSecs: 30, group: "bench", label: "totemd", runID: 1, socket: client.DefaultSocket()}
 	if cfg != want {
 		t.Errorf("defaults\n got %+v\nwant %+v", cfg, want)
@@ -36,7 +36,7 @@ func TestConfigFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config{lat: true, idx: 3, nodes: 5, senders: 2, count: 667, size: 100, rate: 333.5, sendSecs: 2, hardSecs: 22,
+	want := config{level: client.Agreed, lat: true, idx: 3, nodes: 5, senders: 2, count: 667, size: 100, rate: 333.5, sendSecs: 2, hardSecs: 22,
 		joinSecs: 3.5, group: "grp", label: "totemd", logPath: "/tmp/x", runID: 42, verbose: true, socket: "/env/totemd.sock"}
 	if cfg != want {
 		t.Errorf("flags\n got %+v\nwant %+v", cfg, want)
@@ -109,5 +109,26 @@ func TestConfigInvalid(t *testing.T) {
 	// An empty -g (which Fields cannot express).
 	if _, err := parseConfig([]string{"-m", "tput", "-i", "1", "-n", "1", "-g", ""}, noEnv, io.Discard); err != errUsage {
 		t.Errorf("-g '': %v", err)
+	}
+}
+
+func TestConfigLevel(t *testing.T) {
+	base := []string{"-m", "tput", "-i", "1", "-n", "1"}
+	env := func(level string) func(string) string {
+		return func(k string) string {
+			if k == "TOTEMLOAD_LEVEL" {
+				return level
+			}
+			return ""
+		}
+	}
+	if cfg, err := parseConfig(base, env("safe"), io.Discard); err != nil || cfg.level != client.Safe {
+		t.Errorf("TOTEMLOAD_LEVEL=safe: %v, %v", cfg.level, err)
+	}
+	if cfg, err := parseConfig(append(base, "-level", "agreed"), env("safe"), io.Discard); err != nil || cfg.level != client.Agreed {
+		t.Errorf("-level agreed over the environment: %v, %v", cfg.level, err)
+	}
+	if _, err := parseConfig(append(base, "-level", "fifo"), env(""), io.Discard); err == nil {
+		t.Error("-level fifo accepted")
 	}
 }

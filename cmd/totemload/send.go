@@ -98,7 +98,7 @@ func (l *load) send(ctx context.Context, t0, sendDeadline uint64) sendResult {
 		h := header{magic: loadMagic, runID: cfg.runID, kind: kind, sender: uint16(cfg.idx),
 			size: uint32(len(msg)), seq: seq, ts: ts}
 		h.put(msg)
-		p, err := l.cl.MulticastAsync(ctx, cfg.group, msg, client.Agreed)
+		p, err := l.cl.MulticastAsync(ctx, cfg.group, msg, cfg.level)
 		if err != nil {
 			<-slots
 			return err

@@ -16,7 +16,8 @@
 # messages per visit, 1500-byte datagrams, no encryption (a CRC32C checksum only).
 
 SYS_NAME=totemd
-SYS_DEFAULT_VARIANTS="udp"          # udp (IPv4 multicast) or udpu (unicast to each member)
+SYS_DEFAULT_VARIANTS="udp"          # udp (IPv4 multicast) or udpu (unicast to each member);
+                                    # udp-safe, udpu-safe: the same with safe delivery
 TOTEM_SRC=${TOTEM_SRC:?TOTEM_SRC must name the totem repository}
 TOTEM_BUILD=${BENCH_BUILD:-${BENCH_STATE:-/tmp/totembench}/build}/totem
 TOTEM_STATE=${BENCH_STATE:-/tmp/totembench}/totemd
@@ -38,8 +39,10 @@ _totem_token_ms() { echo $((3000 + 650 * ($1 > 2 ? $1 - 2 : 0))); }
 
 sys_start() { # N VARIANT
     local n=$1 var=$2 i j args
-    case "$var" in udp|udpu) ;; *) echo "totemd: unknown variant $var" >&2; return 1 ;; esac
+    case "$var" in udp|udpu|udp-safe|udpu-safe) ;; *) echo "totemd: unknown variant $var" >&2; return 1 ;; esac
     rm -rf "$TOTEM_STATE"; mkdir -p "$TOTEM_STATE"
+    case "$var" in *-safe) echo safe ;; *) echo agreed ;; esac > "$TOTEM_STATE/level"
+    var=${var%-safe}
     for i in $(seq 1 "$n"); do
         mkdir -p "$TOTEM_STATE/node$i"
         args=(--node-id "$i" --cluster bench --listen "10.77.0.$i:5405"
@@ -91,11 +94,11 @@ sys_stop() {
     done
 }
 
-sys_client() { local i=$1; shift; TOTEMLOAD_CPU_PROFILE_DIR=$TOTEM_PROFILE_DIR "$BENCH/netns.sh" exec "$i" "$SYS_CLIENT" -socket "$(_totem_socket "$i")" -L "$SYS_NAME" "$@"; }
+sys_client() { local i=$1; shift; TOTEMLOAD_LEVEL=$(cat "$TOTEM_STATE/level" 2>/dev/null) TOTEMLOAD_CPU_PROFILE_DIR=$TOTEM_PROFILE_DIR "$BENCH/netns.sh" exec "$i" "$SYS_CLIENT" -socket "$(_totem_socket "$i")" -L "$SYS_NAME" "$@"; }
 
 sys_config() {
     echo "totemd: $(cat "$TOTEM_STATE/node$1/args" 2>/dev/null)"
-    echo "totemd: window 50, max messages 17, mtu 1500, checksum only (defaults)"
+    echo "totemd: delivery $(cat "$TOTEM_STATE/level" 2>/dev/null); window 50, max messages 17, mtu 1500, checksum only (defaults unless flags above say otherwise)"
 }
 
 sys_collect() {
