@@ -68,12 +68,16 @@ type reassembler struct {
 	senders map[wire.NodeID][]*partial
 }
 
-// partial is an incomplete datagram.
+// partial is an incomplete datagram, put together in place: every chunk but the last
+// has the same length, so a chunk's index says where it goes.
 type partial struct {
 	id    uint32
-	parts [][]byte // by index; nil: not received yet
+	count int
+	chunk int    // the length of every chunk but the last (0: none seen yet)
+	buf   []byte // count*chunk bytes, allocated at the first chunk that is not the last
+	got   []bool
+	last  []byte // the last chunk
 	have  int
-	size  int
 }
 
 func newReassembler(self wire.NodeID, cluster uint32, max int) *reassembler {
@@ -90,8 +94,8 @@ const (
 	fragBad                        // malformed, foreign, or an incomplete datagram was given up
 )
 
-// add takes one frame's plaintext (which it keeps: the caller must not reuse it) and
-// returns the whole datagram once its last frame has come.
+// add takes one frame's plaintext (copied: the caller may reuse it) and returns the
+// whole datagram once its last frame has come.
 func (ra *reassembler) add(plain []byte) ([]byte, fragResult) {
 	if len(plain) <= fragHeaderLen || plain[2] != fragVersion {
 		return nil, fragBad
@@ -125,23 +129,17 @@ func (ra *reassembler) add(plain []byte) ([]byte, fragResult) {
 			ps = append(ps[:0], ps[1:]...)
 			result = fragBad
 		}
-		p = &partial{id: id, parts: make([][]byte, count)}
+		p = &partial{id: id, count: count, got: make([]bool, count)}
 		ps = append(ps, p)
 		ra.senders[sender] = ps
 	}
-	if len(p.parts) != count || p.parts[index] != nil || p.size+len(chunk) > ra.max {
+	if !p.put(index, count, chunk, ra.max) {
 		return nil, fragBad
 	}
-	p.parts[index] = chunk
-	p.have++
-	p.size += len(chunk)
-	if p.have < count {
+	if p.have < p.count {
 		return nil, result
 	}
-	out := make([]byte, 0, p.size)
-	for _, c := range p.parts {
-		out = append(out, c...)
-	}
+	out := append(p.buf[:(p.count-1)*p.chunk], p.last...)
 	ps = removePartial(ps, p)
 	if len(ps) == 0 {
 		delete(ra.senders, sender)
@@ -149,6 +147,37 @@ func (ra *reassembler) add(plain []byte) ([]byte, fragResult) {
 		ra.senders[sender] = ps
 	}
 	return out, fragComplete
+}
+
+// put copies chunk i into place; false if it does not fit what came before.
+func (p *partial) put(i, count int, chunk []byte, max int) bool {
+	switch {
+	case count != p.count || p.got[i]:
+		return false
+	case i == count-1:
+		if p.chunk != 0 && len(chunk) > p.chunk {
+			return false
+		}
+		p.last = append([]byte(nil), chunk...)
+	default:
+		if p.chunk == 0 {
+			if len(chunk)*(count-1) > max || (p.last != nil && len(p.last) > len(chunk)) {
+				return false
+			}
+			p.chunk = len(chunk)
+			p.buf = make([]byte, len(chunk)*count) // room for the last chunk too
+		}
+		if len(chunk) != p.chunk {
+			return false
+		}
+		copy(p.buf[i*p.chunk:], chunk)
+	}
+	if p.chunk != 0 && (p.count-1)*p.chunk+len(p.last) > max {
+		return false
+	}
+	p.got[i] = true
+	p.have++
+	return true
 }
 
 func removePartial(ps []*partial, p *partial) []*partial {

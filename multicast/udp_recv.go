@@ -1,6 +1,7 @@
 package multicast
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -42,10 +43,11 @@ func newRecvMessages() []ipv4.Message {
 func (u *UDP) readLoop(c batchConn, name string) {
 	defer u.wg.Done()
 	ms := newRecvMessages()
+	scratch := make([]byte, 0, recvBufLen)
 	for {
 		n, err := c.ReadBatch(ms, 0)
 		for i := range n {
-			u.receive(ms[i].Buffers[0][:ms[i].N], ms[i].Addr)
+			u.receive(ms[i].Buffers[0][:ms[i].N], ms[i].Addr, scratch)
 		}
 		if err == nil {
 			continue
@@ -59,8 +61,10 @@ func (u *UDP) readLoop(c batchConn, name string) {
 }
 
 // receive filters, opens and delivers one datagram. Each check is cheaper than the next;
-// nothing that fails to open is parsed any further.
-func (u *UDP) receive(datagram []byte, from net.Addr) {
+// nothing that fails to open is parsed any further. It opens into scratch: a frame's
+// chunk is copied from there into its datagram, anything else into a plaintext of its
+// own.
+func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 	src := sourceOf(from)
 	if u.udpu {
 		if _, ok := u.allowed[src]; !ok {
@@ -68,13 +72,14 @@ func (u *UDP) receive(datagram []byte, from net.Addr) {
 			return
 		}
 	}
-	plain := make([]byte, 0, max(len(datagram)-u.cfg.Sealer.Overhead(), 0))
-	plain, err := u.cfg.Sealer.Open(plain, datagram)
+	plain, err := u.cfg.Sealer.Open(scratch[:0], datagram)
 	if err != nil {
 		u.st.dropOpen.Add(1)
 		return
 	}
-	if isFrame(plain) {
+	if !isFrame(plain) {
+		plain = bytes.Clone(plain)
+	} else {
 		whole, res := u.reasm.add(plain)
 		switch res {
 		case fragSelf:
