@@ -45,6 +45,10 @@ type UDPConfig struct {
 	// unspecified).
 	Interface string
 	TTL       int // multicast TTL, 1..255, default 1 (never leave the subnet)
+	// NoLoopback stops the kernel from looping our multicasts back to this host: right
+	// when no other node shares the host (and its network namespace). Every frame then
+	// costs the sender one copy less in the kernel, and our reader one echo less to drop.
+	NoLoopback bool
 	// Peers are the static members' unicast addresses. Required in udpu mode, where datagrams
 	// from any other address are dropped. Optional in multicast mode, where addresses are
 	// otherwise learned from the source address of received datagrams.

@@ -58,8 +58,9 @@ func (u *UDP) openUnicast() error {
 }
 
 // setupSender prepares the unicast socket to send multicasts. Sending them from the unicast
-// socket makes their source address the one the token must be sent to. Loopback stays on
-// because other nodes on this host must hear us; our own echo is dropped by node id.
+// socket makes their source address the one the token must be sent to. Loopback is on
+// unless UDPConfig.NoLoopback, because other nodes on this host must hear us; our own
+// echo is dropped by node id.
 func (u *UDP) setupSender(ifi *net.Interface) error {
 	p := ipv4.NewPacketConn(u.ucast)
 	if ifi != nil {
@@ -70,7 +71,7 @@ func (u *UDP) setupSender(ifi *net.Interface) error {
 	if err := p.SetMulticastTTL(u.cfg.TTL); err != nil {
 		return fmt.Errorf("multicast: udp: multicast TTL: %w", err)
 	}
-	if err := p.SetMulticastLoopback(true); err != nil {
+	if err := p.SetMulticastLoopback(!u.cfg.NoLoopback); err != nil {
 		return fmt.Errorf("multicast: udp: multicast loopback: %w", err)
 	}
 	return nil

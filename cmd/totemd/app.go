@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
+			&cli.BoolFlag{Name: "multicast-loop", Usage: "loop our multicasts back to this host, for other nodes on it (default: only when --listen is a loopback address)"},
 			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
 			&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
 			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
@@ -141,6 +143,12 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if _, err := fmt.Sscan(get("mtu"), &s.mtu); err != nil || s.mtu < 576 || s.mtu > 65535 {
 		return nil, fmt.Errorf("--mtu must be 576..65535")
+	}
+	s.mcastLoop = s.listen.Addr().IsLoopback() || s.listen.Addr().IsUnspecified()
+	if v := get("multicast-loop"); c.IsSet("multicast-loop") || len(file["multicast-loop"]) > 0 {
+		if s.mcastLoop, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("--multicast-loop must be true or false")
+		}
 	}
 	if _, err := fmt.Sscan(get("datagram-size"), &s.datagram); err != nil || s.datagram < 0 || s.datagram > 65507 {
 		return nil, fmt.Errorf("--datagram-size must be 0..65507")
@@ -250,16 +258,17 @@ func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
 		}
 	}
 	return multicast.NewUDP(multicast.UDPConfig{
-		NodeID:    s.nodeID,
-		Cluster:   wire.ClusterHash(s.cluster),
-		Listen:    s.listen,
-		Mcast:     s.mcast,
-		Interface: s.iface,
-		TTL:       1,
-		Peers:     peers,
-		Sealer:    sealer,
-		MTU:       s.mtu,
-		Datagram:  s.datagram,
-		Logger:    log,
+		NodeID:     s.nodeID,
+		Cluster:    wire.ClusterHash(s.cluster),
+		Listen:     s.listen,
+		Mcast:      s.mcast,
+		Interface:  s.iface,
+		TTL:        1,
+		Peers:      peers,
+		Sealer:     sealer,
+		MTU:        s.mtu,
+		Datagram:   s.datagram,
+		NoLoopback: !s.mcastLoop,
+		Logger:     log,
 	})
 }

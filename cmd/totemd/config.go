@@ -29,6 +29,7 @@ type settings struct {
 	eventQueue   int
 	mtu          int
 	datagram     int
+	mcastLoop    bool
 }
 
 // DefaultDatagramSize is totemd's datagram size: large enough that a token visit
@@ -74,7 +75,7 @@ func readConfigFile(path string) (map[string][]string, error) {
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
-	"max-message-size": true, "event-queue": true, "mtu": true, "datagram-size": true,
+	"max-message-size": true, "event-queue": true, "mtu": true, "datagram-size": true, "multicast-loop": true,
 }
 
 // parsePeer parses ID@HOST:PORT.
