@@ -80,6 +80,7 @@ type UDP struct {
 	framePayload int // the largest datagram sent in one frame
 	reasm        *reassembler
 	fragID       atomic.Uint32 // numbers our fragmented datagrams
+	noGSO        atomic.Bool   // the kernel refused UDP segmentation offload
 	local        netip.AddrPort
 
 	ucast  *net.UDPConn // Listen: receives unicasts, sends everything

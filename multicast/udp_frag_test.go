@@ -66,6 +66,9 @@ func TestUDPLargeDatagramsTravelAsFrames(t *testing.T) {
 	if st := nodes[0].Stats(); st.DropSelf == 0 {
 		t.Errorf("sender dropped no frames of its own echo: %+v", st)
 	}
+	if gsoAvailable && nodes[0].noGSO.Load() {
+		t.Error("the kernel refused UDP segmentation offload: frames went out one send each")
+	}
 	if st := nodes[1].Stats(); st.DropFragment != 0 {
 		t.Errorf("receiver gave up fragments: %+v", st)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 
 	"golang.org/x/net/ipv4"
 
@@ -125,7 +126,14 @@ func (u *UDP) sendBatch(bufs [][]byte, dsts []*net.UDPAddr) error {
 	defer u.batches.Put(bt)
 	bt.seal(u, bufs)
 	bt.address(dsts)
-	return u.writeAll(bt.ms)
+	err := u.writeAll(bt.ms)
+	if err != nil && !u.noGSO.Load() && slices.ContainsFunc(bt.segs, func(s int) bool { return s > 0 }) && !errors.Is(err, ErrClosed) {
+		// The kernel or the interface may refuse GSO: from now on one send per frame.
+		if !u.noGSO.Swap(true) {
+			u.log.Warn("udp: segmentation offload refused; sending every frame on its own", "err", err)
+		}
+	}
+	return err
 }
 
 // writeAll loops over sendmmsg until every message is handed over. The kernel stops a
@@ -171,30 +179,56 @@ func (u *UDP) sendError(err error) error {
 type sendBatch struct {
 	arena []byte
 	ends  []int
+	segs  []int  // per send unit: 0 for one datagram, else the GSO segment size of its frames
 	frags []byte // plaintext frames of a large datagram
 	fends []int
 	iov   [][]byte
+	oob   []byte // the UDP_SEGMENT control messages, one per GSO unit
+	oobAt []int
 	ms    []ipv4.Message
 }
 
+// GSO limits: the kernel takes at most this many segments, and this many bytes, in one
+// send.
+const (
+	gsoMaxSegments = 64
+	gsoMaxBytes    = 65000
+)
+
 // seal seals bufs back to back into the arena, a datagram larger than a frame as its
-// frames. Slices are cut only after the last Seal, because the arena may move while it
-// grows.
+// frames. Where the kernel takes UDP GSO, consecutive frames of a datagram (all but the
+// last of the same size) form one send unit that the kernel cuts into datagrams itself,
+// far cheaper than one send each. Slices are cut only after the last Seal, because the
+// arena may move while it grows.
 func (bt *sendBatch) seal(u *UDP, bufs [][]byte) {
 	s := u.cfg.Sealer
-	bt.arena, bt.ends, bt.iov = bt.arena[:0], bt.ends[:0], bt.iov[:0]
+	bt.arena, bt.ends, bt.segs, bt.iov = bt.arena[:0], bt.ends[:0], bt.segs[:0], bt.iov[:0]
+	gso := gsoAvailable && !u.noGSO.Load()
 	for _, b := range bufs {
 		if len(b) <= u.framePayload {
 			bt.arena = s.Seal(bt.arena, b)
 			bt.ends = append(bt.ends, len(bt.arena))
+			bt.segs = append(bt.segs, 0)
 			continue
 		}
 		bt.frags, bt.fends = fragment(bt.frags[:0], bt.fends[:0], b, u.framePayload, u.cfg.NodeID, u.cfg.Cluster, u.fragID.Add(1))
-		start := 0
-		for _, end := range bt.fends {
+		start, unitStart, inUnit := 0, len(bt.arena), 0
+		seg := u.framePayload + s.Overhead()
+		for i, end := range bt.fends {
 			bt.arena = s.Seal(bt.arena, bt.frags[start:end])
-			bt.ends = append(bt.ends, len(bt.arena))
 			start = end
+			inUnit++
+			last := i == len(bt.fends)-1
+			full := inUnit == gsoMaxSegments || len(bt.arena)-unitStart+seg > gsoMaxBytes
+			if !gso || last || full {
+				bt.ends = append(bt.ends, len(bt.arena))
+				if gso && inUnit > 1 {
+					bt.segs = append(bt.segs, seg)
+				} else {
+					bt.segs = append(bt.segs, 0)
+				}
+				unitStart, inUnit = len(bt.arena), 0
+			}
 		}
 	}
 	start := 0
@@ -204,13 +238,26 @@ func (bt *sendBatch) seal(u *UDP, bufs [][]byte) {
 	}
 }
 
-// address builds one message per datagram and destination, datagram-major so that every
+// address builds one message per send unit and destination, unit-major so that every
 // destination gets the first datagram as early as possible.
 func (bt *sendBatch) address(dsts []*net.UDPAddr) {
-	bt.ms = bt.ms[:0]
+	bt.ms, bt.oob, bt.oobAt = bt.ms[:0], bt.oob[:0], bt.oobAt[:0]
+	for _, seg := range bt.segs {
+		bt.oobAt = append(bt.oobAt, len(bt.oob))
+		if seg > 0 {
+			bt.oob = appendSegmentCmsg(bt.oob, seg)
+		}
+	}
 	for i := range bt.iov {
+		var oob []byte
+		if bt.segs[i] > 0 {
+			oob = bt.oob[bt.oobAt[i]:]
+			if i+1 < len(bt.oobAt) {
+				oob = bt.oob[bt.oobAt[i]:bt.oobAt[i+1]]
+			}
+		}
 		for _, d := range dsts {
-			bt.ms = append(bt.ms, ipv4.Message{Buffers: bt.iov[i : i+1 : i+1], Addr: d})
+			bt.ms = append(bt.ms, ipv4.Message{Buffers: bt.iov[i : i+1 : i+1], OOB: oob, Addr: d})
 		}
 	}
 }
