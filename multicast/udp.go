@@ -49,6 +49,9 @@ type UDPConfig struct {
 	// when no other node shares the host (and its network namespace). Every frame then
 	// costs the sender one copy less in the kernel, and our reader one echo less to drop.
 	NoLoopback bool
+	// NoGSO sends every frame of a large datagram on its own instead of handing them to
+	// the kernel as one UDP GSO send (cheaper, the default where the OS has it).
+	NoGSO bool
 	// Peers are the static members' unicast addresses. Required in udpu mode, where datagrams
 	// from any other address are dropped. Optional in multicast mode, where addresses are
 	// otherwise learned from the source address of received datagrams.
@@ -148,6 +151,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 		u.maxPayload = cfg.Datagram
 	}
 	u.reasm = newReassembler(cfg.NodeID, cfg.Cluster, u.maxPayload)
+	u.noGSO.Store(cfg.NoGSO)
 	u.setPeers()
 	u.batches.New = func() any { return new(sendBatch) }
 	if err := u.open(); err != nil {

@@ -41,6 +41,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
+			&cli.BoolFlag{Name: "gso", Value: true, Usage: "hand a large datagram's frames to the kernel as one send (UDP segmentation offload, Linux)"},
 			&cli.BoolFlag{Name: "multicast-loop", Usage: "loop our multicasts back to this host, for other nodes on it (default: only when --listen is a loopback address)"},
 			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
 			&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
@@ -149,6 +150,9 @@ func load(c *cli.Context) (*settings, error) {
 		if s.mcastLoop, err = strconv.ParseBool(v); err != nil {
 			return nil, fmt.Errorf("--multicast-loop must be true or false")
 		}
+	}
+	if s.gso, err = strconv.ParseBool(get("gso")); err != nil {
+		return nil, fmt.Errorf("--gso must be true or false")
 	}
 	if _, err := fmt.Sscan(get("datagram-size"), &s.datagram); err != nil || s.datagram < 0 || s.datagram > 65507 {
 		return nil, fmt.Errorf("--datagram-size must be 0..65507")
@@ -269,6 +273,7 @@ func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
 		MTU:        s.mtu,
 		Datagram:   s.datagram,
 		NoLoopback: !s.mcastLoop,
+		NoGSO:      !s.gso,
 		Logger:     log,
 	})
 }
