@@ -5,7 +5,10 @@
 // or unicast-only "udpu"), and, in multicast/simnet, a deterministic simulated network.
 //
 // A transport moves opaque plaintext datagrams (a wire header plus body); it seals each
-// one on the way out and opens it on the way in. It peeks at the wire header only to learn
+// one on the way out and opens it on the way in. The UDP transport carries datagrams
+// larger than the network's MTU (UDPConfig.Datagram) as frames it cuts and joins itself,
+// handed to the kernel as one segmentation-offload send where Linux allows
+// (udp_frag.go, udp_send.go). It peeks at the wire header only to learn
 // which node sent a datagram, to drop its own multicast echo, and to drop strangers (other
 // clusters, other versions) early. Everything it drops is counted in Stats.
 package multicast

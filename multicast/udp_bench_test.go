@@ -50,3 +50,24 @@ func BenchmarkUDPLoopback(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFragmentAndReassemble measures cutting a 16 KiB datagram into 1500-byte frames
+// and joining them again: the transport's user-space cost per large datagram.
+func BenchmarkFragmentAndReassemble(b *testing.B) {
+	d := make([]byte, 16384)
+	ra := newReassembler(9, 77, 65507)
+	var arena []byte
+	var ends []int
+	b.ReportAllocs()
+	b.SetBytes(int64(len(d)))
+	id := uint32(0)
+	for b.Loop() {
+		id++
+		arena, ends = fragment(arena[:0], ends[:0], d, 1472, 2, 77, id)
+		start := 0
+		for _, end := range ends {
+			ra.add(arena[start:end])
+			start = end
+		}
+	}
+}

@@ -25,6 +25,10 @@
 // wants Tick to be called. `now` is a monotonic duration chosen by the caller (virtual
 // time in the simulation, time since start in the daemon).
 //
+// A forwarded token that does not come back within the rotation time the member
+// measures is sent again (retransmit.go): a lost token datagram costs a few rotations,
+// not Corosync's fixed 714 ms.
+//
 // The rules follow the Totem paper (Amir et al., TOCS 1995, §5 and §8) and, where the paper
 // is silent, Corosync's totemsrp; see ../../shared/design/totem-protocol.md §2 and §3.
 // Deviations are marked in comments.
