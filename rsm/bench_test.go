@@ -34,12 +34,15 @@ func BenchmarkPropose(b *testing.B) {
 			b.Fatal(err)
 		}
 		awaitOwn := func() {
-			for ev := range s.Events() {
+			for {
+				ev, err := s.Receive(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
 				if ev.View == nil {
 					return
 				}
 			}
-			b.Fatal("session closed")
 		}
 		payload := add("n", 1)
 		for b.Loop() {

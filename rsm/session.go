@@ -49,18 +49,17 @@ func (c *SessionChannel) SendAgreed(ctx context.Context, data []byte) error {
 // Recv implements Channel.
 func (c *SessionChannel) Recv(ctx context.Context) (Event, error) {
 	for {
-		select {
-		case ev, ok := <-c.s.Events():
-			if !ok {
-				return Event{}, fmt.Errorf("session closed: %w", errors.Join(c.s.Err(), totem.ErrClosed))
-			}
-			if ev.Group != c.group {
-				continue
-			}
-			return sessionEvent(ev), nil
-		case <-ctx.Done():
-			return Event{}, ctx.Err()
+		ev, err := c.s.Receive(ctx)
+		if errors.Is(err, ctx.Err()) && ctx.Err() != nil {
+			return Event{}, err
 		}
+		if err != nil {
+			return Event{}, fmt.Errorf("session closed: %w", errors.Join(err, totem.ErrClosed))
+		}
+		if ev.Group != c.group {
+			continue
+		}
+		return sessionEvent(ev), nil
 	}
 }
 

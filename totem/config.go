@@ -27,10 +27,19 @@ type Config struct {
 	// MaxPendingRecords bounds the records accepted but not yet handed to the ring; a
 	// Multicast beyond it blocks (backpressure). Default 1024.
 	MaxPendingRecords int
+	// SendQueueBytes bounds the packed payloads handed to the ring and waiting for the
+	// token (at most Membership.Ring.SendQueueMax of them, and never fewer than two
+	// token visits' worth). A few visits ahead is all the ring needs to send at full
+	// speed; more only holds memory and adds latency. Default 4 MiB.
+	SendQueueBytes int
 	// EventQueue bounds each session's undelivered events; a session that falls this far
 	// behind is closed with ErrSlowConsumer. One token rotation can deliver a window of
 	// datagrams packed with tiny messages at once, so the default is generous: 65536.
+	// Nothing is reserved up front: a session that keeps up costs a few events.
 	EventQueue int
+	// EventQueueBytes bounds the payload bytes of each session's undelivered events, the
+	// same way (one event always fits). Default 64 MiB.
+	EventQueueBytes int
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -43,7 +52,9 @@ func DefaultConfig(id wire.NodeID) Config {
 		Membership:        membership.DefaultConfig(id),
 		MaxMessageSize:    1 << 20,
 		MaxPendingRecords: 1024,
+		SendQueueBytes:    4 << 20,
 		EventQueue:        65536,
+		EventQueueBytes:   64 << 20,
 	}
 }
 
@@ -61,8 +72,14 @@ func (c *Config) validate() error {
 	if c.MaxPendingRecords <= 0 {
 		c.MaxPendingRecords = 1024
 	}
+	if c.SendQueueBytes <= 0 {
+		c.SendQueueBytes = 4 << 20
+	}
 	if c.EventQueue <= 0 {
 		c.EventQueue = 65536
+	}
+	if c.EventQueueBytes <= 0 {
+		c.EventQueueBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -28,7 +28,7 @@ func (n *Node) handle(r *request) {
 		n.nextHandle++
 		s := &Session{
 			n: n, handle: n.nextHandle, pid: r.pid, name: r.name,
-			events: make(chan Event, n.cfg.EventQueue), done: make(chan struct{}),
+			box: newMailbox(n.cfg.EventQueue, n.cfg.EventQueueBytes), done: make(chan struct{}),
 		}
 		n.sessions[s.handle] = s
 		n.joined[s.handle] = make(map[string]bool)
@@ -222,9 +222,7 @@ func (n *Node) dispatch(evs []groupEvent) {
 			if !n.groups.isMember(ge.group, k) && !(ge.view != nil && leftIn(ge.view, k)) {
 				continue
 			}
-			select {
-			case s.events <- ev:
-			default:
+			if !s.box.put(ev) {
 				n.log.Warn("session too slow, closing", "session", h, "pid", s.pid, "name", s.name)
 				n.closeSession(s, ErrSlowConsumer)
 			}

@@ -20,11 +20,9 @@
 //     at a time, so members of the two sides see different intermediate views before they
 //     converge (as with Corosync's CPG). A view id and a transitional/regular marker at
 //     group level would let applications tell the steps apart (rsm runs its own rounds).
-//   - Performance (issue 10, docs/BENCH.md): each session still preallocates an
-//     EventQueue-slot channel (65,536 events, about 5.5 MiB per client) before it
-//     receives anything; a queue that grows with use, and the sockets read on the node's
-//     own goroutine (a datagram now crosses a reader goroutine and a channel), are the
-//     next steps on the hot path.
+//   - Performance (issue 10, docs/BENCH.md): the sockets read on the node's own
+//     goroutine (a datagram now crosses a reader goroutine and a channel) are the next
+//     step on the hot path.
 //   - Session handles restart at 1 when a node restarts, so a (node, session) pair can
 //     name a different process across a restart; views always carry the change.
 package totem

@@ -373,9 +373,17 @@ func (n *Node) send(to wire.NodeID, p wire.Packet) {
 
 // feed hands packed payloads to the machine while it has room, then unblocks waiting
 // multicasts while the packer has room.
+// sendAhead is how many payloads of budget bytes the node keeps queued at the ring:
+// SendQueueBytes of them, at least two token visits' worth, at most what the ring takes.
+func sendAhead(cfg Config, budget int) int {
+	rc := cfg.Membership.Ring
+	return min(rc.SendQueueMax, max(2*rc.MaxMessages, cfg.SendQueueBytes/budget))
+}
+
 func (n *Node) feed() {
 	now := n.now()
-	for n.m.QueueSpace() > 0 {
+	limit := n.cfg.Membership.Ring.SendQueueMax
+	for n.m.QueueSpace() > limit-sendAhead(n.cfg, n.budget) {
 		p, g, ok := n.nextPayload()
 		if !ok {
 			break

@@ -114,16 +114,12 @@ func waitRing(t *testing.T, ctx context.Context, nodes []*testNode, want int) {
 func nextView(t *testing.T, ctx context.Context, s *totem.Session, group string, want int) *totem.View {
 	t.Helper()
 	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("session closed: %v", s.Err())
-			}
-			if ev.View != nil && ev.Group == group && len(ev.View.Members) == want {
-				return ev.View
-			}
-		case <-ctx.Done():
-			t.Fatalf("no view of %d members in %q: %v", want, group, ctx.Err())
+		ev, err := s.Receive(ctx)
+		if err != nil {
+			t.Fatalf("no view of %d members in %q: %v", want, group, err)
+		}
+		if ev.View != nil && ev.Group == group && len(ev.View.Members) == want {
+			return ev.View
 		}
 	}
 }
@@ -162,13 +158,12 @@ func TestThreeNodesDeliverOneOrder(t *testing.T) {
 	for _, s := range sessions {
 		var got []string
 		for len(got) < 3*perNode {
-			select {
-			case ev := <-s.Events():
-				if ev.View == nil {
-					got = append(got, string(ev.Data))
-				}
-			case <-ctx.Done():
-				t.Fatalf("received %d of %d messages", len(got), 3*perNode)
+			ev, err := s.Receive(ctx)
+			if err != nil {
+				t.Fatalf("received %d of %d messages: %v", len(got), 3*perNode, err)
+			}
+			if ev.View == nil {
+				got = append(got, string(ev.Data))
 			}
 		}
 		orders = append(orders, got)

@@ -69,19 +69,18 @@ func TestPackingAndFragmentation(t *testing.T) {
 	}()
 	for _, s := range []*totem.Session{recv, send} {
 		for i := 0; i < len(sizes); {
-			select {
-			case ev := <-s.Events():
-				if ev.View != nil {
-					continue
-				}
-				if want := payloadFor(i, sizes[i]); !bytes.Equal(ev.Data, want) {
-					t.Fatalf("message %d: got %d bytes (sha %x), want %d bytes (sha %x)",
-						i, len(ev.Data), sha256.Sum256(ev.Data), len(want), sha256.Sum256(want))
-				}
-				i++
-			case <-ctx.Done():
-				t.Fatalf("session %d received %d of %d messages", s.Handle(), i, len(sizes))
+			ev, err := s.Receive(ctx)
+			if err != nil {
+				t.Fatalf("session %d received %d of %d messages: %v", s.Handle(), i, len(sizes), err)
 			}
+			if ev.View != nil {
+				continue
+			}
+			if want := payloadFor(i, sizes[i]); !bytes.Equal(ev.Data, want) {
+				t.Fatalf("message %d: got %d bytes (sha %x), want %d bytes (sha %x)",
+					i, len(ev.Data), sha256.Sum256(ev.Data), len(want), sha256.Sum256(want))
+			}
+			i++
 		}
 	}
 	t.Log(fmt.Sprintf("%d messages, 0 B to 1 MiB, intact and in order on both nodes", len(sizes)))

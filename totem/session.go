@@ -23,7 +23,12 @@ type Session struct {
 	handle uint32
 	pid    uint32
 	name   string
-	events chan Event
+	box    *mailbox
+
+	rmu     sync.Mutex // Receive's state
+	taken   []Event
+	next    int
+	drained bool
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -34,9 +39,48 @@ type Session struct {
 // Handle is the session's id on its node; with the node id it identifies a group member.
 func (s *Session) Handle() uint32 { return s.handle }
 
-// Events returns the session's event stream. It is closed when the session closes; Err
-// then says why.
-func (s *Session) Events() <-chan Event { return s.events }
+// Receive returns the session's next event, waiting for one until ctx ends. Once the
+// session has closed and every event queued before is received, it returns the reason
+// the session closed (ErrClosed, ErrSlowConsumer, ErrNodeStopped).
+//
+// The node never waits for a session: events queue for it up to Config.EventQueue
+// events or Config.EventQueueBytes of payload, and a session that falls further
+// behind is closed with ErrSlowConsumer.
+func (s *Session) Receive(ctx context.Context) (Event, error) {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	for s.next == len(s.taken) {
+		if s.drained {
+			return Event{}, s.closedErr()
+		}
+		evs, open := s.box.take(s.taken)
+		s.taken, s.next, s.drained = evs, 0, !open
+		if len(evs) > 0 || !open {
+			continue
+		}
+		select {
+		case <-s.box.ready:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+	ev := s.taken[s.next]
+	s.taken[s.next] = Event{}
+	s.next++
+	return ev, nil
+}
+
+// TakeEvents is Receive for a reader that handles events in batches (the daemon's
+// connection writer): it returns every event queued so far, oldest first, without
+// waiting, and false once the session has closed and nothing is left. The caller
+// passes back the slice the previous call returned (nil at first) and must not keep
+// it. EventsReady signals when there may be more. A session is read either with
+// Receive or with TakeEvents, not both.
+func (s *Session) TakeEvents(prev []Event) ([]Event, bool) { return s.box.take(prev) }
+
+// EventsReady receives a value when events were queued for an empty session, or the
+// session closed: the moment to call TakeEvents.
+func (s *Session) EventsReady() <-chan struct{} { return s.box.ready }
 
 // Err returns why the session closed (nil while open).
 func (s *Session) Err() error {
@@ -195,7 +239,7 @@ func (s *Session) end(err error) {
 		s.mu.Lock()
 		s.err = err
 		s.mu.Unlock()
-		close(s.events)
+		s.box.close()
 		close(s.done)
 	})
 }

@@ -51,6 +51,8 @@ func TestUsageErrors(t *testing.T) {
 		{"bench size too small", []string{"bench", "--size", "3"}},
 		{"bench count 0", []string{"bench", "--count", "0"}},
 		{"bench no duration", []string{"bench", "--duration", "0s"}},
+		{"bench window 0", []string{"bench", "--window", "0"}},
+		{"bench window too large", []string{"bench", "--window", "4097"}},
 		{"bad duration", []string{"listen", "--group", "g", "--timeout", "soon"}},
 	}
 	for _, tt := range tests {
@@ -191,13 +193,20 @@ func TestGroupsAndMembersText(t *testing.T) {
 
 func TestBenchInProcess(t *testing.T) {
 	d := ipctest.StartOperational(t, ipctest.Options{})
-	out, stderr, code := runApp(t, "", "--socket", d.Socket, "bench", "--count", "300", "--size", "100", "--duration", "10s", "--json")
-	var res benchResult
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
-		t.Fatalf("bench: exit %d, %q, %q", code, out, stderr)
-	}
-	if res.Sent != 300 || res.Delivered != 300 || res.Errors != 0 || res.MsgsPerSec <= 0 || res.P99ms < res.P50ms {
-		t.Errorf("bench result %+v", res)
+	// A window of 1 waits for each answer; the default keeps 64 in flight; a window
+	// larger than the count must not wait for answers that never come.
+	for _, window := range []string{"1", "64", "1000"} {
+		t.Run("window "+window, func(t *testing.T) {
+			out, stderr, code := runApp(t, "", "--socket", d.Socket, "bench", "--count", "300", "--size", "100",
+				"--duration", "10s", "--window", window, "--json")
+			var res benchResult
+			if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+				t.Fatalf("bench: exit %d, %q, %q", code, out, stderr)
+			}
+			if res.Sent != 300 || res.Delivered != 300 || res.Errors != 0 || res.MsgsPerSec <= 0 || res.P99ms < res.P50ms {
+				t.Errorf("bench result %+v", res)
+			}
+		})
 	}
 }
 

@@ -30,6 +30,7 @@ func benchCommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: 10 * time.Second, Usage: "stop sending after `DURATION`"},
 			&cli.IntFlag{Name: "count", Value: 10000, Usage: fmt.Sprintf("stop sending after `N` messages (at most %d)", benchMaxCount)},
 			&cli.BoolFlag{Name: "safe", Usage: "safe delivery instead of agreed"},
+			&cli.IntFlag{Name: "window", Value: 64, Usage: fmt.Sprintf("messages sent ahead of the daemon's answers (1..%d; 1: each waits for its answer)", benchMaxWindow)},
 			jsonFlag(),
 		},
 		Action: bench,
@@ -41,6 +42,8 @@ const (
 	benchHeader = 4 + 8 + 8
 	// benchMaxCount bounds --count, and so the memory the latencies take.
 	benchMaxCount = 10_000_000
+	// benchMaxWindow bounds --window.
+	benchMaxWindow = 4096
 	// benchDrain bounds the wait for the last own messages once sending has stopped.
 	benchDrain = 10 * time.Second
 )
@@ -53,12 +56,13 @@ type benchConfig struct {
 	size     int
 	count    int
 	duration time.Duration
+	window   int
 	level    client.Level
 }
 
 func benchFlags(c *cli.Context) (benchConfig, error) {
 	cfg := benchConfig{group: c.String("group"), size: c.Int("size"), count: c.Int("count"),
-		duration: c.Duration("duration"), level: client.Agreed}
+		duration: c.Duration("duration"), window: c.Int("window"), level: client.Agreed}
 	if c.Bool("safe") {
 		cfg.level = client.Safe
 	}
@@ -69,6 +73,8 @@ func benchFlags(c *cli.Context) (benchConfig, error) {
 		return cfg, usagef("bench: --size must be at least %d bytes", benchHeader)
 	case cfg.count < 1 || cfg.count > benchMaxCount:
 		return cfg, usagef("bench: --count must be 1..%d", benchMaxCount)
+	case cfg.window < 1 || cfg.window > benchMaxWindow:
+		return cfg, usagef("bench: --window must be 1..%d", benchMaxWindow)
 	case cfg.duration <= 0:
 		return cfg, usagef("bench: --duration must be positive")
 	case c.NArg() > 0:
@@ -156,20 +162,46 @@ func (r *benchRun) run(ctx context.Context) error {
 	return err
 }
 
-// send multicasts until the count or the duration is reached. Multicast blocks while
-// the ring is busier than we are (backpressure), so the rate is the ring's.
+// send multicasts until the count or the duration is reached, keeping up to a window
+// of messages written ahead of the daemon's answers, as a real sender would (one round
+// trip to the daemon per message would measure the socket, not the ring). The daemon
+// answers only as fast as the ring takes messages (backpressure), so the rate is the
+// ring's.
 func (r *benchRun) send(ctx context.Context) sendResult {
 	buf := make([]byte, r.cfg.size)
+	inflight := make([]*client.Pending, r.cfg.window) // a ring: answered, the oldest first
+	answered, written := 0, 0
+	wait := func() error {
+		p := inflight[answered%r.cfg.window]
+		if err := p.Wait(ctx); err != nil {
+			return fmt.Errorf("message %d: %w", answered, err)
+		}
+		answered++
+		return nil
+	}
 	for seq := range r.cfg.count {
 		if time.Since(r.start) >= r.cfg.duration {
-			return sendResult{n: seq}
+			break
+		}
+		if written-answered == r.cfg.window {
+			if err := wait(); err != nil {
+				return sendResult{n: answered, err: err}
+			}
 		}
 		fillBench(buf, uint64(seq), time.Since(r.start))
-		if err := r.cl.Multicast(ctx, r.cfg.group, buf, r.cfg.level); err != nil {
-			return sendResult{n: seq, err: fmt.Errorf("message %d: %w", seq, err)}
+		p, err := r.cl.MulticastAsync(ctx, r.cfg.group, buf, r.cfg.level)
+		if err != nil {
+			return sendResult{n: answered, err: fmt.Errorf("message %d: %w", seq, err)}
+		}
+		inflight[written%r.cfg.window] = p
+		written++
+	}
+	for answered < written {
+		if err := wait(); err != nil {
+			return sendResult{n: answered, err: err}
 		}
 	}
-	return sendResult{n: r.cfg.count}
+	return sendResult{n: answered}
 }
 
 // receive checks deliveries until the sender is done and all it sent has come back.

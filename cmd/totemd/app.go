@@ -46,6 +46,7 @@ func newApp() *cli.App {
 			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
 			&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
 			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
+			&cli.IntFlag{Name: "event-queue-bytes", Value: 64 << 20, Usage: "payload `BYTES` queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
 			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
@@ -160,6 +161,9 @@ func load(c *cli.Context) (*settings, error) {
 	if _, err := fmt.Sscan(get("event-queue"), &s.eventQueue); err != nil || s.eventQueue < 16 {
 		return nil, fmt.Errorf("--event-queue must be at least 16")
 	}
+	if _, err := fmt.Sscan(get("event-queue-bytes"), &s.eventQueueBytes); err != nil || s.eventQueueBytes < 1<<16 {
+		return nil, fmt.Errorf("--event-queue-bytes must be at least 65536")
+	}
 	if s.socket == "" {
 		s.socket = ipc.DefaultSocket()
 	}
@@ -202,7 +206,7 @@ func run(c *cli.Context) error {
 	cfg := totem.DefaultConfig(s.nodeID)
 	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
 	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
-	cfg.MaxMessageSize, cfg.EventQueue = s.maxMessage, s.eventQueue
+	cfg.MaxMessageSize, cfg.EventQueue, cfg.EventQueueBytes = s.maxMessage, s.eventQueue, s.eventQueueBytes
 	node, err := totem.New(cfg, tr)
 	if err != nil {
 		return err

@@ -14,23 +14,24 @@ import (
 
 // settings is everything totemd can be told, by flag or by config file.
 type settings struct {
-	nodeID       wire.NodeID
-	cluster      string
-	listen       netip.AddrPort
-	mcast        netip.AddrPort
-	iface        string
-	peers        map[wire.NodeID]netip.AddrPort
-	socket       string
-	stateDir     string
-	keyFile      string
-	tokenTimeout time.Duration
-	logLevel     string
-	maxMessage   int
-	eventQueue   int
-	mtu          int
-	datagram     int
-	mcastLoop    bool
-	gso          bool
+	nodeID          wire.NodeID
+	cluster         string
+	listen          netip.AddrPort
+	mcast           netip.AddrPort
+	iface           string
+	peers           map[wire.NodeID]netip.AddrPort
+	socket          string
+	stateDir        string
+	keyFile         string
+	tokenTimeout    time.Duration
+	logLevel        string
+	maxMessage      int
+	eventQueue      int
+	eventQueueBytes int
+	mtu             int
+	datagram        int
+	mcastLoop       bool
+	gso             bool
 }
 
 // DefaultDatagramSize is totemd's datagram size: large enough that a token visit
@@ -76,7 +77,7 @@ func readConfigFile(path string) (map[string][]string, error) {
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
-	"max-message-size": true, "event-queue": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
+	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
 }
 
 // parsePeer parses ID@HOST:PORT.

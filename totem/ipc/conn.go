@@ -64,7 +64,9 @@ type conn struct {
 	writerDone  chan struct{} // closed when the writer has returned
 	handlerDone chan struct{} // closed when the handler has returned
 
-	spare []*ServerFrame // the writer's other reply list
+	spare     []*ServerFrame // the writer's other reply list
+	events    []totem.Event  // events taken from the session, encoded up to nextEvent
+	nextEvent int
 
 	queued   atomic.Int64  // bytes of multicast data read but not yet handled
 	released chan struct{} // capacity 1: the handler released some
@@ -298,15 +300,15 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		default:
 		}
-		select {
-		case <-c.sess.Done():
-			c.end(ctx, w)
-			return
-		case <-c.rkick:
-			c.takeReplies(w)
-		case ev, ok := <-c.sess.Events():
-			if ok {
-				w.addEvent(ev)
+		if c.nextEvent == len(c.events) {
+			select {
+			case <-c.sess.Done():
+				c.end(ctx, w)
+				return
+			case <-c.rkick:
+				c.takeReplies(w)
+			case <-c.sess.EventsReady():
+				c.refill()
 			}
 		}
 		c.gather(w)
@@ -317,23 +319,33 @@ func (c *conn) writeLoop(ctx context.Context) {
 	}
 }
 
-// gather takes frames that are ready, without blocking, until a batch is full.
+// gather encodes what is ready, without blocking, until a batch is full.
 func (c *conn) gather(w *frameWriter) {
 	for len(w.buf) < batchBytes {
+		if c.nextEvent < len(c.events) {
+			w.addEvent(c.events[c.nextEvent])
+			c.events[c.nextEvent] = totem.Event{}
+			c.nextEvent++
+			continue
+		}
 		select {
 		case <-c.sess.Done():
 			return
 		case <-c.rkick:
 			c.takeReplies(w)
-		case ev, ok := <-c.sess.Events():
-			if !ok {
-				return
-			}
-			w.addEvent(ev)
+		case <-c.sess.EventsReady():
+			c.refill()
 		default:
 			return
 		}
 	}
+}
+
+// refill takes every event queued for the session; gather encodes them a batch at a
+// time.
+func (c *conn) refill() {
+	c.events, _ = c.sess.TakeEvents(c.events)
+	c.nextEvent = 0
 }
 
 // end writes the replies handed over before the session ended, then, unless one of
