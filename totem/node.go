@@ -380,10 +380,20 @@ func sendAhead(cfg Config, budget int) int {
 	return min(rc.SendQueueMax, max(2*rc.MaxMessages, cfg.SendQueueBytes/budget))
 }
 
+// feed moves packed payloads to the ring, up to sendAhead of them. While the ring has a
+// whole visit's worth queued, only full payloads go: the records behind them wait in
+// the packer to fill the next one, so a busy sender's datagrams are full however its
+// requests arrive; a short queue takes whatever there is, so a lone message does not
+// wait for company.
 func (n *Node) feed() {
 	now := n.now()
-	limit := n.cfg.Membership.Ring.SendQueueMax
-	for n.m.QueueSpace() > limit-sendAhead(n.cfg, n.budget) {
+	limit, visit := n.cfg.Membership.Ring.SendQueueMax, n.cfg.Membership.Ring.MaxMessages
+	ahead := sendAhead(n.cfg, n.budget)
+	for {
+		queued := limit - n.m.QueueSpace()
+		if queued >= ahead || queued >= visit && n.packer.PendingBytes() < n.budget {
+			break
+		}
 		p, g, ok := n.nextPayload()
 		if !ok {
 			break
