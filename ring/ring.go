@@ -90,13 +90,14 @@ type Stats struct {
 type Status struct {
 	Ring          wire.RingID
 	Members       []wire.NodeID
-	Aru           wire.Seq // my all-received-up-to
-	HighSeq       wire.Seq // highest seq received or sent
-	HighDelivered wire.Seq // highest seq delivered
-	SafeUpTo      wire.Seq // every member is known to hold 1..SafeUpTo
-	Released      wire.Seq // messages <= Released are freed
-	Stored        int      // slots between Released and HighSeq
-	Queued        int      // application messages waiting for the token
+	Aru           wire.Seq      // my all-received-up-to
+	HighSeq       wire.Seq      // highest seq received or sent
+	HighDelivered wire.Seq      // highest seq delivered
+	SafeUpTo      wire.Seq      // every member is known to hold 1..SafeUpTo
+	Released      wire.Seq      // messages <= Released are freed
+	Stored        int           // slots between Released and HighSeq
+	Queued        int           // application messages waiting for the token
+	Rotation      time.Duration // smoothed token rotation time measured here (0: none yet)
 	Stats         Stats
 }
 
@@ -303,6 +304,7 @@ func (r *Ring) Status() Status {
 		Released:      r.msgs.released,
 		Stored:        r.msgs.held(),
 		Queued:        len(r.queue) - r.queuedRecovery,
+		Rotation:      r.Rotation(),
 		Stats:         r.stats,
 	}
 }

@@ -59,8 +59,12 @@ type Status struct {
 	State   membership.State
 	Ring    wire.RingID
 	Members []wire.NodeID
-	Groups  map[string][]Member
-	Stats   multicast.Stats
+	// Rotation is the smoothed token rotation time of the operational ring, as this node
+	// measures it from forwarding the token to its return (0: not operational, or no
+	// measurement yet).
+	Rotation time.Duration
+	Groups   map[string][]Member
+	Stats    multicast.Stats
 }
 
 type reqKind uint8
@@ -414,6 +418,10 @@ func (n *Node) publishStatus() {
 	st := n.m.Status()
 	n.statusMu.Lock()
 	n.status.NodeID, n.status.State, n.status.Ring, n.status.Members = n.cfg.NodeID, st.State, st.Ring, st.Members
+	n.status.Rotation = 0
+	if rs, ok := n.m.RingStatus(); ok {
+		n.status.Rotation = rs.Rotation
+	}
 	if n.status.Groups == nil || n.groups.version != n.statusGroups {
 		groups := make(map[string][]Member, len(n.groups.groups))
 		for g, ms := range n.groups.groups {

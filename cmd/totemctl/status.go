@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -79,6 +80,8 @@ type statusJSON struct {
 	State   string          `json:"state"`
 	RingID  string          `json:"ring_id"`
 	Members []client.NodeID `json:"members"`
+	// RotationUS is the token rotation time in microseconds; 0 when unknown.
+	RotationUS int64 `json:"rotation_us"`
 }
 
 func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
@@ -86,7 +89,8 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 	if err != nil {
 		return err
 	}
-	out := statusJSON{NodeID: st.NodeID, State: st.State, RingID: st.Ring.String(), Members: st.Members}
+	out := statusJSON{NodeID: st.NodeID, State: st.State, RingID: st.Ring.String(), Members: st.Members,
+		RotationUS: st.Rotation.Microseconds()}
 	if out.Members == nil {
 		out.Members = []client.NodeID{}
 	}
@@ -98,6 +102,9 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		fmt.Fprintf(w, "state\t%s\n", out.State)
 		fmt.Fprintf(w, "ring id\t%s\n", out.RingID)
 		fmt.Fprintf(w, "members\t%s\n", joinIDs(out.Members))
+		if st.Rotation > 0 {
+			fmt.Fprintf(w, "token rotation\t%s\n", st.Rotation.Round(time.Microsecond))
+		}
 	})
 }
 

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/totem-gcs/totem/totem/ipc"
 )
@@ -82,10 +83,11 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		return Status{}, fmt.Errorf("client: status: %w", err)
 	}
 	return Status{
-		NodeID:  f.NodeID,
-		State:   f.State,
-		Ring:    RingID{Rep: f.Ring.Rep, Seq: f.Ring.Seq},
-		Members: f.Nodes,
+		NodeID:   f.NodeID,
+		State:    f.State,
+		Ring:     RingID{Rep: f.Ring.Rep, Seq: f.Ring.Seq},
+		Members:  f.Nodes,
+		Rotation: time.Duration(f.RotationUS) * time.Microsecond,
 	}, nil
 }
 

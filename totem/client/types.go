@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem/ipc"
@@ -86,6 +87,9 @@ type Status struct {
 	State   string // operational, gather, commit, recovery (or left while stopping)
 	Ring    RingID
 	Members []NodeID // the nodes of the current ring
+	// Rotation is the token rotation time the node measures (0: unknown, e.g. before
+	// the ring is operational or from a daemon that does not report it).
+	Rotation time.Duration
 }
 
 // Group is a group and its members.

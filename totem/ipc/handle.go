@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/totem-gcs/totem/totem"
 )
@@ -136,6 +137,8 @@ func statusFrame(id uint32, st totem.Status) *ServerFrame {
 		State:  st.State.String(),
 		Ring:   RingID{Rep: st.Ring.Rep, Seq: st.Ring.Seq},
 		Nodes:  slices.Clone(st.Members),
+		// Rounded up, so that a measured rotation is never reported as none.
+		RotationUS: uint64((st.Rotation + time.Microsecond - 1) / time.Microsecond),
 	}
 }
 

@@ -111,6 +111,8 @@ type ServerFrame struct {
 	State string        `msgpack:"state,omitempty"`
 	Ring  RingID        `msgpack:"ring,omitempty"`
 	Nodes []wire.NodeID `msgpack:"nodes,omitempty"`
+	// RotationUS is the measured token rotation time in microseconds (absent: unknown).
+	RotationUS uint64 `msgpack:"rotation_us,omitempty"`
 
 	// groups
 	Groups []Group `msgpack:"groups,omitempty"`
