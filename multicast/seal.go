@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"runtime"
 	"sync/atomic"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -94,6 +95,9 @@ func NewSealer(key []byte) (Sealer, error) {
 	return s, nil
 }
 
+// ErrKeyFileMode: the key file is open to group or others.
+var ErrKeyFileMode = errors.New("multicast: key file not private")
+
 // GenerateKey returns a new random pre-shared key.
 func GenerateKey() []byte {
 	k := make([]byte, KeySize)
@@ -101,11 +105,17 @@ func GenerateKey() []byte {
 	return k
 }
 
-// LoadKeyFile reads a pre-shared key file: exactly KeySize bytes.
+// LoadKeyFile reads a pre-shared key file: exactly KeySize bytes, readable and writable
+// by its owner only (on Unix). A key that others on the host can read authenticates
+// nothing, so such a file is refused (ErrKeyFileMode) rather than used.
 func LoadKeyFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("multicast: key file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); runtime.GOOS != "windows" && fi.Mode().IsRegular() && perm&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o, so group or others can read or change the key; fix it with: chmod 600 %s",
+			ErrKeyFileMode, path, perm, path)
 	}
 	if fi.Size() != KeySize {
 		return nil, fmt.Errorf("multicast: key file %s is %d bytes, want %d", path, fi.Size(), KeySize)

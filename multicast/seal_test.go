@@ -384,6 +384,24 @@ func TestLoadKeyFile(t *testing.T) {
 		}
 	}
 
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o644, 0o660, 0o602} {
+		path := write(fmt.Sprintf("mode%04o", mode), KeySize)
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadKeyFile(path)
+		if !errors.Is(err, ErrKeyFileMode) || !strings.Contains(err.Error(), fmt.Sprintf("%04o", mode)) ||
+			!strings.Contains(err.Error(), "chmod 600 "+path) {
+			t.Errorf("LoadKeyFile(mode %04o) = %v; want ErrKeyFileMode naming the mode and the fix", mode, err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "good"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKeyFile(filepath.Join(dir, "good")); err != nil {
+		t.Errorf("LoadKeyFile(mode 0400): %v; read-only for the owner is private", err)
+	}
+
 	_, err = LoadKeyFile(filepath.Join(dir, "missing"))
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadKeyFile(missing file): got %v, want an error wrapping fs.ErrNotExist", err)

@@ -111,6 +111,8 @@ type UDP struct {
 	batches sync.Pool // *sendBatch
 	warnDup atomic.Bool
 	st      udpStats
+
+	authDrops, headerDrops *dropLog // rate-limited reports of rejected datagrams
 }
 
 var _ Transport = (*UDP)(nil)
@@ -145,6 +147,10 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 		learned: make(map[wire.NodeID]peerAddr),
 		packets: make(chan Packet, cfg.QueueLen),
 	}
+	u.authDrops = newDropLog(u.log, "udp: dropped datagrams that failed authentication",
+		"a node with another key (or without one), or forged or corrupted datagrams: every node of a ring needs the same --key-file")
+	u.headerDrops = newDropLog(u.log, "udp: dropped datagrams of another cluster",
+		"another ring on this network (another --cluster name or protocol version), or traffic that is not totem's")
 	u.framePayload = maxPayload(cfg.MTU, cfg.Listen.Addr().Is4(), cfg.Sealer.Overhead())
 	u.maxPayload = u.framePayload
 	if cfg.Datagram > 0 {

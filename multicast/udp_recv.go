@@ -75,6 +75,7 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 	plain, err := u.cfg.Sealer.Open(scratch[:0], datagram)
 	if err != nil {
 		u.st.dropOpen.Add(1)
+		u.authDrops.add(src)
 		return
 	}
 	if !isFrame(plain) {
@@ -96,6 +97,7 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 	h, err := wire.PeekHeader(plain, u.cfg.Cluster)
 	if err != nil {
 		u.st.dropHeader.Add(1)
+		u.headerDrops.add(src)
 		return
 	}
 	if h.Sender == u.cfg.NodeID {

@@ -3,9 +3,11 @@ package multicast
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -128,7 +130,9 @@ func TestUDPDropsForeign(t *testing.T) {
 		1: netip.AddrPortFrom(loopback4, freePort(t)),
 		7: unmapAddrPort(raw.LocalAddr().(*net.UDPAddr).AddrPort()),
 	}
-	u := newTestUDP(t, UDPConfig{NodeID: 1, Cluster: cluster, Listen: peers[1], Peers: peers, Sealer: sealer})
+	var logged lines
+	u := newTestUDP(t, UDPConfig{NodeID: 1, Cluster: cluster, Listen: peers[1], Peers: peers, Sealer: sealer,
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	good := datagram(cluster, 7, wire.KindToken, "good")
 	dropOpen := func(s Stats) uint64 { return s.DropOpen }
 	cases := []struct {
@@ -160,6 +164,40 @@ func TestUDPDropsForeign(t *testing.T) {
 	if st := u.Stats(); st.Received != 1 || st.DropUnknown != 0 {
 		t.Errorf("stats %+v", st)
 	}
+	// The operator hears of both kinds of stranger, with the address, the first time.
+	for _, want := range []string{"failed authentication", "another cluster"} {
+		if !logged.has(want, "from=127.0.0.1×1") {
+			t.Errorf("no warning %q naming the sender in %q", want, logged.String())
+		}
+	}
+}
+
+// lines is an io.Writer for a logger that readers write from concurrently.
+type lines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// has reports whether one line contains every part.
+func (l *lines) has(parts ...string) bool {
+	for _, line := range strings.Split(l.String(), "\n") {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(line, p) }) {
+			return true
+		}
+	}
+	return false
 }
 
 func flipLast(b []byte) []byte {

@@ -28,9 +28,9 @@ type Config struct {
 	// Multicast beyond it blocks (backpressure). Default 1024.
 	MaxPendingRecords int
 	// SendQueueBytes bounds the packed payloads handed to the ring and waiting for the
-	// token (at most Membership.Ring.SendQueueMax of them, and never fewer than two
-	// token visits' worth). A few visits ahead is all the ring needs to send at full
-	// speed; more only holds memory and adds latency. Default 4 MiB.
+	// token, which are at most four token visits' worth (Membership.Ring.MaxMessages
+	// each), never fewer than two: a few visits ahead is all the ring needs to send at
+	// full speed; more only holds memory and adds latency. Default 4 MiB.
 	SendQueueBytes int
 	// EventQueue bounds each session's undelivered events; a session that falls this far
 	// behind is closed with ErrSlowConsumer. One token rotation can deliver a window of
@@ -40,6 +40,9 @@ type Config struct {
 	// EventQueueBytes bounds the payload bytes of each session's undelivered events, the
 	// same way (one event always fits). Default 64 MiB.
 	EventQueueBytes int
+	// Authenticated says that the transport authenticates every datagram (a pre-shared
+	// key), for Status to report; the node itself cannot tell.
+	Authenticated bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }

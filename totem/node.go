@@ -63,8 +63,10 @@ type Status struct {
 	// measures it from forwarding the token to its return (0: not operational, or no
 	// measurement yet).
 	Rotation time.Duration
-	Groups   map[string][]Member
-	Stats    multicast.Stats
+	// Authenticated: the transport authenticates every datagram (Config.Authenticated).
+	Authenticated bool
+	Groups        map[string][]Member
+	Stats         multicast.Stats
 }
 
 type reqKind uint8
@@ -183,6 +185,7 @@ func (n *Node) Status() Status {
 	st := n.status
 	st.Members = slices.Clone(st.Members)
 	st.Stats = n.tr.Stats()
+	st.Authenticated = n.cfg.Authenticated
 	return st
 }
 
@@ -378,11 +381,19 @@ func (n *Node) send(to wire.NodeID, p wire.Packet) {
 // feed hands packed payloads to the machine while it has room, then unblocks waiting
 // multicasts while the packer has room.
 // sendAhead is how many payloads of budget bytes the node keeps queued at the ring:
-// SendQueueBytes of them, at least two token visits' worth, at most what the ring takes.
+// sendAheadVisits token visits' worth, fewer if they would take more than
+// SendQueueBytes, never fewer than two visits' worth, never more than the ring takes.
+// A visit takes at most MaxMessages of them, and the queue is refilled as soon as the
+// token has left, so a few visits keep the ring as busy as any more would; more only
+// delays every message behind them, by a time that grows with the ring (a rotation
+// of 32 nodes is longer than one of 3) and holds memory.
 func sendAhead(cfg Config, budget int) int {
 	rc := cfg.Membership.Ring
-	return min(rc.SendQueueMax, max(2*rc.MaxMessages, cfg.SendQueueBytes/budget))
+	return min(rc.SendQueueMax, max(2*rc.MaxMessages, min(sendAheadVisits*rc.MaxMessages, cfg.SendQueueBytes/budget)))
 }
+
+// sendAheadVisits is how many token visits' worth of payloads the node keeps queued.
+const sendAheadVisits = 4
 
 // feed moves packed payloads to the ring, up to sendAhead of them. While the ring has a
 // whole visit's worth queued, only full payloads go: the records behind them wait in

@@ -2,7 +2,7 @@ package totem
 
 import "testing"
 
-func TestSendAheadBoundsTheRingQueueInBytes(t *testing.T) {
+func TestSendAheadKeepsAFewVisitsQueued(t *testing.T) {
 	cfg := DefaultConfig(1)
 	cfg.validate()
 	rc := cfg.Membership.Ring
@@ -12,11 +12,15 @@ func TestSendAheadBoundsTheRingQueueInBytes(t *testing.T) {
 		budget int
 		want   int
 	}{
-		{"16 KiB datagrams share 4 MiB", 4 << 20, 16 << 10, 256},
-		{"one-frame datagrams get more of them", 4 << 20, 1400, (4 << 20) / 1400},
+		{"four visits' worth", 4 << 20, 16 << 10, 4 * rc.MaxMessages},
+		{"fewer when that is too many bytes", 768 << 10, 16 << 10, 48},
 		{"never fewer than two visits", 1, 16 << 10, 2 * rc.MaxMessages},
-		{"never more than the ring takes", 1 << 40, 1400, rc.SendQueueMax},
 	}
+	cfg.Membership.Ring.SendQueueMax = 20
+	if got := sendAhead(cfg, 1400); got != 20 {
+		t.Errorf("sendAhead with SendQueueMax 20 = %d, want 20: never more than the ring takes", got)
+	}
+	cfg.Membership.Ring.SendQueueMax = rc.SendQueueMax
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cfg

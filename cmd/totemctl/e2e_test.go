@@ -507,12 +507,12 @@ func TestOutputShapes(t *testing.T) {
 	checkText(t, c.node(1), []string{"members"},
 		fmt.Sprintf(`^GROUP +NODE +PID +SESSION +NAME\nshapes +2 +%d +\d+ +totemctl listen\n$`, pid))
 	checkText(t, c.node(2), []string{"status"},
-		fmt.Sprintf(`^node id +2\nstate +operational\nring id +%s\nmembers +1 2 3\n(token rotation +[0-9.]+[µm]?s\n)?$`, regexp.QuoteMeta(ring)))
+		fmt.Sprintf(`^node id +2\nstate +operational\nring id +%s\nmembers +1 2 3\nsecurity +unauthenticated \(no key: datagrams are only checksummed\)\n(token rotation +[0-9.]+[µm]?s\n)?$`, regexp.QuoteMeta(ring)))
 	// The listener's join went round the ring: node 1 has timed the token since.
 	pollCtl(t, c.node(1), "token rotation", "status")
 }
 
-// checkStatus checks status --json on d: exactly the five keys, with their types.
+// checkStatus checks status --json on d: exactly its keys, with their types.
 func checkStatus(t *testing.T, d *testDaemon, ring string) {
 	t.Helper()
 	out, _, err := ctl(t, d, "status", "--json")
@@ -523,10 +523,10 @@ func checkStatus(t *testing.T, d *testDaemon, ring string) {
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		t.Fatalf("status --json: %q: %v", out, err)
 	}
-	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"members", "node_id", "ring_id", "rotation_us", "state"}) {
+	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"auth_failures", "members", "node_id", "ring_id", "rotation_us", "security", "state"}) {
 		t.Errorf("status --json keys %v", keys)
 	}
-	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+\}\n$`, d.ID, regexp.QuoteMeta(ring))
+	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+,"security":"unauthenticated","auth_failures":0\}\n$`, d.ID, regexp.QuoteMeta(ring))
 	if !regexp.MustCompile(want).MatchString(out) {
 		t.Errorf("status --json on node %d:\n got %s\nwant %s", d.ID, out, want)
 	}

@@ -82,6 +82,10 @@ type statusJSON struct {
 	Members []client.NodeID `json:"members"`
 	// RotationUS is the token rotation time in microseconds; 0 when unknown.
 	RotationUS int64 `json:"rotation_us"`
+	// Security is "authenticated" or "unauthenticated"; AuthFailures the datagrams
+	// dropped for failing authentication.
+	Security     string `json:"security"`
+	AuthFailures uint64 `json:"auth_failures"`
 }
 
 func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
@@ -90,7 +94,7 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		return err
 	}
 	out := statusJSON{NodeID: st.NodeID, State: st.State, RingID: st.Ring.String(), Members: st.Members,
-		RotationUS: st.Rotation.Microseconds()}
+		RotationUS: st.Rotation.Microseconds(), Security: st.Security, AuthFailures: st.AuthFailures}
 	if out.Members == nil {
 		out.Members = []client.NodeID{}
 	}
@@ -102,6 +106,16 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		fmt.Fprintf(w, "state\t%s\n", out.State)
 		fmt.Fprintf(w, "ring id\t%s\n", out.RingID)
 		fmt.Fprintf(w, "members\t%s\n", joinIDs(out.Members))
+		switch out.Security {
+		case "unauthenticated":
+			fmt.Fprintf(w, "security\tunauthenticated (no key: datagrams are only checksummed)\n")
+		case "":
+		default:
+			fmt.Fprintf(w, "security\t%s\n", out.Security)
+		}
+		if out.AuthFailures > 0 {
+			fmt.Fprintf(w, "auth failures\t%d datagrams (another key, or forged: see the daemon's log)\n", out.AuthFailures)
+		}
 		if st.Rotation > 0 {
 			fmt.Fprintf(w, "token rotation\t%s\n", st.Rotation.Round(time.Microsecond))
 		}

@@ -36,7 +36,8 @@ func newApp() *cli.App {
 			&cli.StringSliceFlag{Name: "peer", Usage: "a member `ID@HOST:PORT` (repeatable)"},
 			&cli.StringFlag{Name: "socket", Usage: "Unix socket `PATH` for clients (default: a per-user runtime location)"},
 			&cli.StringFlag{Name: "state-dir", Usage: "`DIR` keeping the ring sequence number across restarts"},
-			&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, see 'totemd keygen'); without it datagrams are only checksummed"},
+			&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, mode 0600, see 'totemd keygen'): datagrams are encrypted and authenticated with it"},
+			&cli.BoolFlag{Name: "unauthenticated", Usage: "allow running without --key-file on a non-loopback address, where anyone who reaches the ports can forge tokens and messages"},
 			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout; the other timers follow from it"},
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -78,6 +79,11 @@ func keygen(c *cli.Context) error {
 	path := c.Args().First()
 	if path == "" {
 		return cli.Exit("usage: totemd keygen PATH", 2)
+	}
+	// Missing directories are created for the owner only; existing ones are left as
+	// they are (an operator's /etc/totem keeps its mode).
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("keygen: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -130,12 +136,8 @@ func load(c *cli.Context) (*settings, error) {
 	if !c.IsSet("peer") {
 		peers = file["peer"]
 	}
-	for _, p := range peers {
-		id, addr, err := parsePeer(p)
-		if err != nil {
-			return nil, err
-		}
-		s.peers[id] = addr
+	if err := s.setPeers(peers); err != nil {
+		return nil, err
 	}
 	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
 		return nil, fmt.Errorf("--token-timeout must be a duration of at least 30ms")
@@ -163,6 +165,12 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if _, err := fmt.Sscan(get("event-queue-bytes"), &s.eventQueueBytes); err != nil || s.eventQueueBytes < 1<<16 {
 		return nil, fmt.Errorf("--event-queue-bytes must be at least 65536")
+	}
+	if s.unauthenticated, err = strconv.ParseBool(get("unauthenticated")); err != nil {
+		return nil, fmt.Errorf("--unauthenticated must be true or false")
+	}
+	if err := s.checkAuthentication(); err != nil {
+		return nil, err
 	}
 	if s.socket == "" {
 		s.socket = ipc.DefaultSocket()
@@ -197,6 +205,10 @@ func run(c *cli.Context) error {
 		}
 		defer stop()
 	}
+	if s.keyFile == "" && !s.listen.Addr().IsLoopback() {
+		log.Warn("UNAUTHENTICATED: no --key-file on a non-loopback address; anyone who can reach this node's ports can forge tokens, joins and messages",
+			"listen", s.listen, "fix", "totemd keygen PATH, the same key on every node, --key-file PATH")
+	}
 	tr, err := transport(s, log)
 	if err != nil {
 		return err
@@ -205,6 +217,7 @@ func run(c *cli.Context) error {
 
 	cfg := totem.DefaultConfig(s.nodeID)
 	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
+	cfg.Authenticated = s.keyFile != ""
 	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
 	cfg.MaxMessageSize, cfg.EventQueue, cfg.EventQueueBytes = s.maxMessage, s.eventQueue, s.eventQueueBytes
 	node, err := totem.New(cfg, tr)

@@ -32,6 +32,53 @@ type settings struct {
 	datagram        int
 	mcastLoop       bool
 	gso             bool
+	unauthenticated bool
+}
+
+// setPeers parses the --peer list. It is the member list of a udpu ring and must be the
+// same on every node: so it must name this node, at its --listen address, and name
+// each node and each address once. It excludes --mcast (a multicast ring learns its
+// members' addresses from their traffic).
+func (s *settings) setPeers(list []string) error {
+	if len(list) == 0 {
+		return nil
+	}
+	if s.mcast.IsValid() {
+		return fmt.Errorf("--peer and --mcast exclude each other: --mcast for a multicast ring, --peer (each member, this node included) for unicast to each member")
+	}
+	byAddr := map[netip.AddrPort]wire.NodeID{}
+	for _, p := range list {
+		id, addr, err := parsePeer(p)
+		if err != nil {
+			return err
+		}
+		if prev, dup := s.peers[id]; dup {
+			return fmt.Errorf("--peer: node %d is listed twice (%s and %s)", id, prev, addr)
+		}
+		if other, dup := byAddr[addr]; dup {
+			return fmt.Errorf("--peer: %s is listed for node %d and node %d", addr, other, id)
+		}
+		s.peers[id], byAddr[addr] = addr, id
+	}
+	self, ok := s.peers[s.nodeID]
+	switch {
+	case !ok:
+		return fmt.Errorf("--peer: this node (%d) is not in the list; every node takes the same list, itself included: add --peer %d@%s",
+			s.nodeID, s.nodeID, s.listen)
+	case self != s.listen:
+		return fmt.Errorf("--peer lists this node (%d) at %s, but --listen is %s", s.nodeID, self, s.listen)
+	}
+	return nil
+}
+
+// checkAuthentication refuses a ring without a key beyond loopback unless asked for:
+// without a key, anyone who can send to the ports can forge tokens, joins and messages.
+func (s *settings) checkAuthentication() error {
+	if s.keyFile != "" || s.listen.Addr().IsLoopback() || s.unauthenticated {
+		return nil
+	}
+	return fmt.Errorf("--listen %s is not a loopback address and there is no --key-file: anyone who can reach it could forge tokens and messages. "+
+		"Create a key (totemd keygen /etc/totem/authkey), copy it to every node and pass --key-file; or pass --unauthenticated to run without one", s.listen)
 }
 
 // DefaultDatagramSize is totemd's datagram size: large enough that a token visit
@@ -77,7 +124,7 @@ func readConfigFile(path string) (map[string][]string, error) {
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
-	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
+	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "unauthenticated": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
 }
 
 // parsePeer parses ID@HOST:PORT.

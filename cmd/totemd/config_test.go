@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/totem-gcs/totem/multicast"
 )
 
 func TestParsePeer(t *testing.T) {
@@ -99,6 +101,91 @@ func TestConfigRejects(t *testing.T) {
 				t.Fatalf("accepted %v", tt.args)
 			}
 		})
+	}
+}
+
+// A configuration that cannot work is refused with what is wrong and how to fix it.
+func TestConfigRefusesWhatCannotWork(t *testing.T) {
+	self := []string{"--node-id", "2", "--listen", "127.0.0.1:6002"}
+	tests := []struct {
+		name string
+		args []string
+		says []string
+	}{
+		{"self missing from the peers", []string{"--peer", "1@127.0.0.1:6001", "--peer", "3@127.0.0.1:6003"},
+			[]string{"this node (2) is not in the list", "add --peer 2@127.0.0.1:6002"}},
+		{"self at another address", []string{"--peer", "1@127.0.0.1:6001", "--peer", "2@127.0.0.1:7002"},
+			[]string{"127.0.0.1:7002", "--listen is 127.0.0.1:6002"}},
+		{"a node listed twice", []string{"--peer", "2@127.0.0.1:6002", "--peer", "1@127.0.0.1:6001", "--peer", "1@127.0.0.1:6011"},
+			[]string{"node 1 is listed twice"}},
+		{"an address listed twice", []string{"--peer", "2@127.0.0.1:6002", "--peer", "1@127.0.0.1:6001", "--peer", "3@127.0.0.1:6001"},
+			[]string{"127.0.0.1:6001 is listed for node 1 and node 3"}},
+		{"multicast and peers", []string{"--mcast", "239.192.1.1:6000", "--peer", "2@127.0.0.1:6002"},
+			[]string{"--peer and --mcast exclude each other"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadArgs(t, append(self, tt.args...)...)
+			if err == nil {
+				t.Fatalf("accepted %v", tt.args)
+			}
+			for _, part := range tt.says {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not say %q", err, part)
+				}
+			}
+		})
+	}
+	if _, err := loadArgs(t, append(self, "--peer", "1@127.0.0.1:6001", "--peer", "2@127.0.0.1:6002")...); err != nil {
+		t.Errorf("a full peer list was refused: %v", err)
+	}
+}
+
+// Beyond loopback a ring without a key is refused, unless asked for by name.
+func TestNoKeyBeyondLoopbackIsRefused(t *testing.T) {
+	lan := []string{"--listen", "10.9.9.1:5405"}
+	_, err := loadArgs(t, lan...)
+	if err == nil || !strings.Contains(err.Error(), "no --key-file") || !strings.Contains(err.Error(), "totemd keygen") {
+		t.Fatalf("no key on a LAN address: %v; want a refusal that says how to make a key", err)
+	}
+	if _, err := loadArgs(t, append(lan, "--unauthenticated")...); err != nil {
+		t.Errorf("--unauthenticated: %v", err)
+	}
+	if _, err := loadArgs(t, append(lan, "--key-file", "/etc/totem/authkey")...); err != nil {
+		t.Errorf("with a key file: %v", err)
+	}
+	for _, addr := range []string{"127.0.0.1:5405", "[::1]:5405"} {
+		if _, err := loadArgs(t, "--listen", addr); err != nil {
+			t.Errorf("no key on loopback %s: %v", addr, err)
+		}
+	}
+	if _, err := loadArgs(t, "--listen", "0.0.0.0:5405"); err == nil {
+		t.Errorf("no key on the unspecified address (every interface) was accepted")
+	}
+}
+
+func TestKeygenCreatesPrivateParents(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "etc", "totem", "authkey")
+	app := newApp()
+	app.Writer = &strings.Builder{}
+	if err := app.Run([]string{"totemd", "keygen", path}); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700 | os.ModeDir, filepath.Join(dir, "etc"): 0o700 | os.ModeDir} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode(), want)
+		}
+	}
+	if _, err := multicast.LoadKeyFile(path); err != nil {
+		t.Errorf("the key keygen wrote does not load: %v", err)
+	}
+	if err := app.Run([]string{"totemd", "keygen", path}); err == nil {
+		t.Errorf("keygen overwrote an existing key")
 	}
 }
 

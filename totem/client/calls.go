@@ -83,11 +83,13 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		return Status{}, fmt.Errorf("client: status: %w", err)
 	}
 	return Status{
-		NodeID:   f.NodeID,
-		State:    f.State,
-		Ring:     RingID{Rep: f.Ring.Rep, Seq: f.Ring.Seq},
-		Members:  f.Nodes,
-		Rotation: time.Duration(f.RotationUS) * time.Microsecond,
+		NodeID:       f.NodeID,
+		State:        f.State,
+		Ring:         RingID{Rep: f.Ring.Rep, Seq: f.Ring.Seq},
+		Members:      f.Nodes,
+		Rotation:     time.Duration(f.RotationUS) * time.Microsecond,
+		Security:     f.Security,
+		AuthFailures: f.AuthFailures,
 	}, nil
 }
 

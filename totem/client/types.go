@@ -90,6 +90,11 @@ type Status struct {
 	// Rotation is the token rotation time the node measures (0: unknown, e.g. before
 	// the ring is operational or from a daemon that does not report it).
 	Rotation time.Duration
+	// Security is "authenticated" when the ring's datagrams are authenticated with a
+	// pre-shared key, "unauthenticated" when they are only checksummed.
+	Security string
+	// AuthFailures counts the datagrams the node dropped for failing authentication.
+	AuthFailures uint64
 }
 
 // Group is a group and its members.

@@ -129,6 +129,19 @@ func codeOf(err error) string {
 	return CodeInternal
 }
 
+// Security values of the status reply.
+const (
+	SecurityAuthenticated   = "authenticated"
+	SecurityUnauthenticated = "unauthenticated"
+)
+
+func security(authenticated bool) string {
+	if authenticated {
+		return SecurityAuthenticated
+	}
+	return SecurityUnauthenticated
+}
+
 func statusFrame(id uint32, st totem.Status) *ServerFrame {
 	return &ServerFrame{
 		Type:   TypeStatus,
@@ -138,7 +151,9 @@ func statusFrame(id uint32, st totem.Status) *ServerFrame {
 		Ring:   RingID{Rep: st.Ring.Rep, Seq: st.Ring.Seq},
 		Nodes:  slices.Clone(st.Members),
 		// Rounded up, so that a measured rotation is never reported as none.
-		RotationUS: uint64((st.Rotation + time.Microsecond - 1) / time.Microsecond),
+		RotationUS:   uint64((st.Rotation + time.Microsecond - 1) / time.Microsecond),
+		Security:     security(st.Authenticated),
+		AuthFailures: st.Stats.DropOpen,
 	}
 }
 

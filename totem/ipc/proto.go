@@ -113,6 +113,11 @@ type ServerFrame struct {
 	Nodes []wire.NodeID `msgpack:"nodes,omitempty"`
 	// RotationUS is the measured token rotation time in microseconds (absent: unknown).
 	RotationUS uint64 `msgpack:"rotation_us,omitempty"`
+	// Security is "authenticated" (a pre-shared key) or "unauthenticated".
+	Security string `msgpack:"security,omitempty"`
+	// AuthFailures counts datagrams dropped because they failed authentication (or
+	// their checksum): another key, forged, corrupted.
+	AuthFailures uint64 `msgpack:"auth_failures,omitempty"`
 
 	// groups
 	Groups []Group `msgpack:"groups,omitempty"`
