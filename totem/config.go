@@ -24,7 +24,8 @@ type Config struct {
 	Membership membership.Config
 	// MaxMessageSize bounds one application message. Default 1 MiB.
 	MaxMessageSize int
-	// MaxPendingRecords bounds the records accepted but not yet handed to the ring; a
+	// MaxPendingRecords bounds the records accepted but not yet handed to the ring (as do
+	// their bytes: as many as the payloads queued at the ring, see SendQueueBytes); a
 	// Multicast beyond it blocks (backpressure). Default 1024.
 	MaxPendingRecords int
 	// SendQueueBytes bounds the packed payloads handed to the ring and waiting for the

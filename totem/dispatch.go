@@ -15,7 +15,7 @@ func (n *Node) mcast(r *request) {
 		r.answer(ErrNotJoined)
 		return
 	}
-	if len(n.waiting) > 0 || n.packer.Pending() >= n.cfg.MaxPendingRecords {
+	if len(n.waiting) > 0 || n.packerFull() {
 		n.waiting = append(n.waiting, r) // answered by feed when there is room
 		return
 	}

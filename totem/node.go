@@ -380,16 +380,27 @@ func (n *Node) send(to wire.NodeID, p wire.Packet) {
 
 // feed hands packed payloads to the machine while it has room, then unblocks waiting
 // multicasts while the packer has room.
-// sendAhead is how many payloads of budget bytes the node keeps queued at the ring:
-// sendAheadVisits token visits' worth, fewer if they would take more than
-// SendQueueBytes, never fewer than two visits' worth, never more than the ring takes.
-// A visit takes at most MaxMessages of them, and the queue is refilled as soon as the
-// token has left, so a few visits keep the ring as busy as any more would; more only
-// delays every message behind them, by a time that grows with the ring (a rotation
-// of 32 nodes is longer than one of 3) and holds memory.
-func sendAhead(cfg Config, budget int) int {
+// sendAhead is how many payloads of budget bytes the node keeps queued at the ring of
+// members nodes: sendAheadVisits token visits' worth, fewer if they would take more
+// than SendQueueBytes, never fewer than two visits' worth, never more than the ring
+// takes. A visit takes at most MaxMessages of them, and when every member sends, about
+// its share of the window (WindowSize/members); the queue is refilled as soon as the
+// token has left, so a few visits keep the ring as busy as any more would. More would
+// only delay every message behind them by more rotations, which are longer the larger
+// the ring, and hold memory.
+func sendAhead(cfg Config, budget, members int) int {
 	rc := cfg.Membership.Ring
-	return min(rc.SendQueueMax, max(2*rc.MaxMessages, min(sendAheadVisits*rc.MaxMessages, cfg.SendQueueBytes/budget)))
+	visit := min(rc.MaxMessages, max(1, (rc.WindowSize+members-1)/max(members, 1)))
+	return min(rc.SendQueueMax, max(2*visit, min(sendAheadVisits*visit, cfg.SendQueueBytes/budget)))
+}
+
+// packerFull reports whether the records waiting to be packed are as many as
+// MaxPendingRecords, or as many bytes as the payloads the node keeps queued at the ring
+// (sendAhead): beyond that a multicast waits (backpressure). The byte bound keeps the
+// backlog of large messages to a few token visits, as sendAhead does for packed ones.
+func (n *Node) packerFull() bool {
+	return n.packer.Pending() >= n.cfg.MaxPendingRecords ||
+		n.packer.PendingBytes() >= n.budget*sendAhead(n.cfg, n.budget, len(n.members))
 }
 
 // sendAheadVisits is how many token visits' worth of payloads the node keeps queued.
@@ -403,7 +414,7 @@ const sendAheadVisits = 4
 func (n *Node) feed() {
 	now := n.now()
 	limit, visit := n.cfg.Membership.Ring.SendQueueMax, n.cfg.Membership.Ring.MaxMessages
-	ahead := sendAhead(n.cfg, n.budget)
+	ahead := sendAhead(n.cfg, n.budget, len(n.members))
 	for {
 		queued := limit - n.m.QueueSpace()
 		if queued >= ahead || queued >= visit && n.packer.PendingBytes() < n.budget {
@@ -418,7 +429,7 @@ func (n *Node) feed() {
 			break
 		}
 	}
-	for len(n.waiting) > 0 && n.packer.Pending() < n.cfg.MaxPendingRecords {
+	for len(n.waiting) > 0 && !n.packerFull() {
 		r := n.waiting[0]
 		n.waiting = n.waiting[1:]
 		r.answer(n.enqueue(r))

@@ -123,6 +123,14 @@ type Options struct {
 	// written from several goroutines, one at a time. Its errors are ignored: the log
 	// files stay complete, and a daemon must not stall because a terminal went away.
 	Stdout io.Writer
+	// Namespace, if set, names the network namespace each node's daemon runs in
+	// (started through "ip netns exec"), and Addr its UDP address there ("IP:PORT");
+	// package netlab builds such namespaces. Sockets, state and logs stay in Dir.
+	Namespace func(id int) string
+	Addr      func(id int) string
+	// Mcast, if set ("GROUP:PORT"), makes a multicast ring: every daemon gets --mcast
+	// and no --peer list.
+	Mcast string
 }
 
 // Ring is a set of totemd processes configured as one cluster. Its methods may be
@@ -138,7 +146,7 @@ type Ring struct {
 // Node is one daemon of a Ring: its identity, which outlives its processes.
 type Node struct {
 	ID       int
-	Addr     string // 127.0.0.1:port, its UDP address
+	Addr     string // its UDP address: 127.0.0.1:port, or Options.Addr's
 	Socket   string // its Unix socket, for client.Dial and totemctl --socket
 	StateDir string
 	LogPath  string // its standard output and error, of every process in turn
@@ -181,9 +189,13 @@ func New(o Options) (*Ring, error) {
 		o.Cluster = fmt.Sprintf("localring-%d-%d", os.Getpid(), time.Now().UnixNano())
 	}
 	o.Args = slices.Clone(o.Args)
-	ports, err := FreeUDPPorts(o.Nodes)
-	if err != nil {
-		return nil, err
+	addr := o.Addr
+	if addr == nil {
+		ports, err := FreeUDPPorts(o.Nodes)
+		if err != nil {
+			return nil, err
+		}
+		addr = func(id int) string { return fmt.Sprintf("127.0.0.1:%d", ports[id-1]) }
 	}
 	r := &Ring{opts: o}
 	if o.Stdout != nil {
@@ -193,7 +205,7 @@ func New(o Options) (*Ring, error) {
 		id := i + 1
 		n := &Node{
 			ID:       id,
-			Addr:     fmt.Sprintf("127.0.0.1:%d", ports[i]),
+			Addr:     addr(id),
 			Socket:   filepath.Join(o.Dir, fmt.Sprintf("n%d.sock", id)),
 			StateDir: filepath.Join(o.Dir, fmt.Sprintf("s%d", id)),
 			LogPath:  filepath.Join(o.Dir, fmt.Sprintf("n%d.log", id)),
@@ -242,8 +254,12 @@ func (r *Ring) args(n *Node) []string {
 		"--socket", n.Socket, "--state-dir", n.StateDir,
 		"--token-timeout", r.opts.TokenTimeout.String(), "--cluster", r.opts.Cluster,
 	}
-	for _, p := range r.Nodes {
-		args = append(args, "--peer", fmt.Sprintf("%d@%s", p.ID, p.Addr))
+	if r.opts.Mcast != "" {
+		args = append(args, "--mcast", r.opts.Mcast)
+	} else {
+		for _, p := range r.Nodes {
+			args = append(args, "--peer", fmt.Sprintf("%d@%s", p.ID, p.Addr))
+		}
 	}
 	return append(args, r.opts.Args...)
 }
@@ -271,6 +287,9 @@ func (r *Ring) StartNode(n *Node) error {
 	}
 	fmt.Fprintf(out, "=== %s totemd %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(args, " "))
 	cmd := exec.Command(r.opts.Totemd, args...)
+	if r.opts.Namespace != nil { // ip execs the daemon: the pid is the daemon's
+		cmd = exec.Command("ip", append([]string{"netns", "exec", r.opts.Namespace(n.ID), r.opts.Totemd}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = out, out // the same writer: one pipe, lines in order
 	// Wait copies the output until every holder of the pipe's write end is gone;
 	// should the daemon ever leave a child holding it, Wait still returns.

@@ -1,0 +1,380 @@
+//go:build linux
+
+package netlab_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/totem-gcs/totem/demo/localring"
+	"github.com/totem-gcs/totem/demo/netlab"
+)
+
+// The fault suite: real totemd processes in network namespaces, real UDP across a
+// bridge, clients on the real Unix sockets; faults injected while every node carries
+// load; every delivery and view checked afterwards (check.go).
+
+var binDir string // totemd, built once by TestMain
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	if netlab.Available() == nil {
+		netlab.Sweep() // what killed runs left
+		dir, err := localring.ShortDir("netlab")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if err := localring.Build(ctx, dir, false, "github.com/totem-gcs/totem/cmd/totemd"); err != nil {
+			fmt.Fprintln(os.Stderr, "netlab: building totemd:", err)
+			return 1
+		}
+		binDir = dir
+	}
+	return m.Run()
+}
+
+// tokenTimeout is the daemons' token timeout in the suite: short, so that faults are
+// noticed within a second, long enough for a loaded 2-CPU machine.
+const tokenTimeout = 500 * time.Millisecond
+
+// cluster is a LAN, a ring of daemons on it and the load on the ring.
+type cluster struct {
+	t    *testing.T
+	lan  *netlab.LAN
+	ring *localring.Ring
+	load *load
+}
+
+// newCluster builds a LAN of n nodes and starts a ring on it: multicast or udpu.
+func newCluster(t *testing.T, n int, multicast bool, extra ...string) *cluster {
+	t.Helper()
+	if err := netlab.Available(); err != nil {
+		t.Skipf("the fault suite needs network namespaces: %v (CI runs it as root)", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	lan, err := netlab.Up(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lan.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	dir, err := localring.ShortDir("nl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	args := append([]string{"--unauthenticated"}, extra...)
+	mcast := ""
+	if multicast {
+		mcast = netlab.MulticastGroup.String() + ":5405"
+		args = append(args, "--interface", netlab.Iface)
+	}
+	r, err := localring.New(localring.Options{
+		Mcast:  mcast,
+		Totemd: filepath.Join(binDir, "totemd"), Dir: dir, Nodes: n, TokenTimeout: tokenTimeout,
+		Namespace: lan.Namespace,
+		Addr:      func(id int) string { return lan.Addr(id).String() + ":5405" },
+		Args:      args,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{t: t, lan: lan, ring: r}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			for _, nd := range r.Nodes {
+				t.Logf("node %d log:\n%s", nd.ID, tail(nd.Log(), 60))
+			}
+		}
+	})
+	for _, nd := range r.Nodes {
+		if err := r.StartNode(nd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.waitRing(r.Nodes...)
+	c.load = startLoad(t, r)
+	return c
+}
+
+func tail(s string, lines int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// waitRing waits until ns form one ring and returns how long that took.
+func (c *cluster) waitRing(ns ...*localring.Node) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(c.t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := c.ring.WaitRing(ctx, ns...); err != nil {
+		c.t.Fatalf("no ring of %v: %v", ids(ns), err)
+	}
+	return time.Since(start)
+}
+
+func (c *cluster) nodes(idList ...int) []*localring.Node {
+	var ns []*localring.Node
+	for _, id := range idList {
+		ns = append(ns, c.ring.Node(id))
+	}
+	return ns
+}
+
+func ids(ns []*localring.Node) []int {
+	var out []int
+	for _, n := range ns {
+		out = append(out, n.ID)
+	}
+	return out
+}
+
+// steady runs the load for d with no fault, then checks that everything accepted in
+// that time reached every listener.
+func (c *cluster) steady(d time.Duration) {
+	c.t.Helper()
+	mark := c.load.mark()
+	time.Sleep(d)
+	c.load.quiesce(c.t, mark)
+}
+
+// finish stops the load and checks every log.
+func (c *cluster) finish() {
+	c.t.Helper()
+	c.load.stop()
+	if errs := check(c.load.logs()); len(errs) > 0 {
+		for _, e := range errs[:min(len(errs), 20)] {
+			c.t.Error(e)
+		}
+		c.t.Fatalf("%d violations", len(errs))
+	}
+	st := c.load.stats()
+	c.t.Logf("%d messages accepted (%d safe), %d deliveries, %d views, %d sessions", st.accepted, st.safe, st.delivered, st.views, st.sessions)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestFrameLoss(t *testing.T) {
+	for _, percent := range []float64{1, 5, 20} {
+		t.Run(fmt.Sprintf("%v%%", percent), func(t *testing.T) {
+			c := newCluster(t, 3, true)
+			c.steady(time.Second)
+			must(t, c.lan.Loss(ctxFor(t), percent))
+			time.Sleep(3 * time.Second)
+			must(t, c.lan.Loss(ctxFor(t), 0))
+			t.Logf("ring whole again %v after the loss ended", c.waitRing(c.ring.Nodes...))
+			c.steady(time.Second)
+			c.finish()
+		})
+	}
+}
+
+func TestPartitionsHeal(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		groups [][]int
+	}{
+		{"2|3", [][]int{{1, 2}, {3, 4, 5}}},
+		{"1|1|3", [][]int{{1}, {2}, {3, 4, 5}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCluster(t, 5, false)
+			c.steady(time.Second)
+			must(t, c.lan.Partition(ctxFor(t), tt.groups...))
+			for _, g := range tt.groups {
+				t.Logf("side %v formed in %v", g, c.waitRing(c.nodes(g...)...))
+			}
+			time.Sleep(time.Second) // load on every side
+			must(t, c.lan.Heal(ctxFor(t)))
+			t.Logf("merged in %v", c.waitRing(c.ring.Nodes...))
+			c.steady(time.Second)
+			c.finish()
+		})
+	}
+}
+
+func TestOneWayCut(t *testing.T) {
+	c := newCluster(t, 3, false)
+	c.steady(time.Second)
+	must(t, c.lan.CutOneWay(ctxFor(t), 1, 2)) // 2 no longer hears 1; 1 hears 2
+	time.Sleep(3 * time.Second)
+	must(t, c.lan.Heal(ctxFor(t)))
+	t.Logf("ring whole again %v after the cut healed", c.waitRing(c.ring.Nodes...))
+	c.steady(time.Second)
+	c.finish()
+}
+
+func TestKillAndRestart(t *testing.T) {
+	c := newCluster(t, 3, true)
+	c.steady(time.Second)
+	n3 := c.ring.Node(3)
+	must(t, c.ring.Kill(n3))
+	t.Logf("survivors re-formed in %v", c.waitRing(c.nodes(1, 2)...))
+	time.Sleep(500 * time.Millisecond)
+	must(t, c.ring.StartNode(n3))
+	t.Logf("restarted node back in %v", c.waitRing(c.ring.Nodes...))
+	c.load.reconnect(t, n3)
+	c.steady(time.Second)
+	c.finish()
+}
+
+func TestPauseBeyondTheTokenTimeout(t *testing.T) {
+	c := newCluster(t, 3, false)
+	c.steady(time.Second)
+	n2 := c.ring.Node(2)
+	must(t, c.ring.Signal(n2, syscall.SIGSTOP)) // a paused VM
+	t.Logf("others re-formed in %v", c.waitRing(c.nodes(1, 3)...))
+	time.Sleep(time.Second)
+	must(t, c.ring.Signal(n2, syscall.SIGCONT))
+	t.Logf("paused node back in %v", c.waitRing(c.ring.Nodes...))
+	c.steady(time.Second)
+	c.finish()
+}
+
+func TestFlappingLink(t *testing.T) {
+	c := newCluster(t, 3, true)
+	c.steady(time.Second)
+	for i := range 3 { // each time long enough to be noticed
+		must(t, c.lan.SetLink(ctxFor(t), 3, false))
+		t.Logf("flap %d: the others re-formed in %v", i+1, c.waitRing(c.nodes(1, 2)...))
+		must(t, c.lan.SetLink(ctxFor(t), 3, true))
+		t.Logf("flap %d: node 3 back in %v", i+1, c.waitRing(c.ring.Nodes...))
+	}
+	c.steady(time.Second)
+	c.finish()
+}
+
+func TestMTUBelowTheDatagramSize(t *testing.T) {
+	// totemd cuts its 16 KiB datagrams into --mtu 1500 frames; the links carry 1280.
+	c := newCluster(t, 3, true)
+	for id := 1; id <= 3; id++ {
+		must(t, c.lan.SetMTU(ctxFor(t), id, 1280))
+	}
+	c.steady(3 * time.Second)
+	c.waitRing(c.ring.Nodes...)
+	c.finish()
+}
+
+// TestSoak runs random faults, one after another, each healed and followed by a steady
+// phase, for TOTEM_SOAK (a duration; default 15s, what CI runs) from the seed
+// TOTEM_SOAK_SEED (default: the clock), which it prints first so that a failure can be
+// run again.
+func TestSoak(t *testing.T) {
+	length := 15 * time.Second
+	if v := os.Getenv("TOTEM_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("TOTEM_SOAK=%q: %v", v, err)
+		}
+		length = d
+	}
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("TOTEM_SOAK_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("TOTEM_SOAK_SEED=%q: %v", v, err)
+		}
+	}
+	t.Logf("soak for %v, TOTEM_SOAK_SEED=%d", length, seed)
+	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
+	const n = 5
+	c := newCluster(t, n, rnd.IntN(2) == 0)
+	end := time.Now().Add(length)
+	for round := 1; time.Now().Before(end); round++ {
+		held := time.Duration(300+rnd.IntN(1500)) * time.Millisecond
+		node := 1 + rnd.IntN(n)
+		switch kind := rnd.IntN(6); kind {
+		case 0:
+			p := []float64{1, 5, 20}[rnd.IntN(3)]
+			t.Logf("round %d: %v%% loss for %v", round, p, held)
+			must(t, c.lan.Loss(ctxFor(t), p))
+			time.Sleep(held)
+			must(t, c.lan.Loss(ctxFor(t), 0))
+		case 1:
+			groups := randomGroups(rnd, n)
+			t.Logf("round %d: partition %v for %v", round, groups, held)
+			must(t, c.lan.Partition(ctxFor(t), groups...))
+			time.Sleep(held)
+			must(t, c.lan.Heal(ctxFor(t)))
+		case 2:
+			other := 1 + (node+rnd.IntN(n-1))%n
+			t.Logf("round %d: %d no longer hears %d for %v", round, other, node, held)
+			must(t, c.lan.CutOneWay(ctxFor(t), node, other))
+			time.Sleep(held)
+			must(t, c.lan.Heal(ctxFor(t)))
+		case 3:
+			t.Logf("round %d: kill node %d, restart after %v", round, node, held)
+			nd := c.ring.Node(node)
+			must(t, c.ring.Kill(nd))
+			time.Sleep(held)
+			must(t, c.ring.StartNode(nd))
+			c.waitRing(c.ring.Nodes...)
+			c.load.reconnect(t, nd)
+		case 4:
+			t.Logf("round %d: pause node %d for %v", round, node, held)
+			must(t, c.ring.Signal(c.ring.Node(node), syscall.SIGSTOP))
+			time.Sleep(held)
+			must(t, c.ring.Signal(c.ring.Node(node), syscall.SIGCONT))
+		case 5:
+			t.Logf("round %d: link of node %d down for %v", round, node, held)
+			must(t, c.lan.SetLink(ctxFor(t), node, false))
+			time.Sleep(held)
+			must(t, c.lan.SetLink(ctxFor(t), node, true))
+		}
+		t.Logf("round %d: ring whole again after %v", round, c.waitRing(c.ring.Nodes...))
+		c.steady(500 * time.Millisecond)
+	}
+	c.finish()
+}
+
+// randomGroups splits nodes 1..n into two or three non-empty groups.
+func randomGroups(rnd *rand.Rand, n int) [][]int {
+	k := 2 + rnd.IntN(2)
+	groups := make([][]int, k)
+	perm := rnd.Perm(n)
+	for i, p := range perm {
+		g := i % k
+		if i >= k {
+			g = rnd.IntN(k)
+		}
+		groups[g] = append(groups[g], p+1)
+	}
+	return groups
+}
