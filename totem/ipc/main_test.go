@@ -32,10 +32,9 @@ func helloAsChild(path string) int {
 	}
 	defer c.Close()
 	b, _ := ipc.AppendFrame(nil, &ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version, Name: "other"})
-	if _, err := c.Write(b); err != nil {
-		fmt.Println("write", err)
-		return 1
-	}
+	// A server that refuses this user may answer and close before the hello is written:
+	// the write then fails, and the answer is still there to read.
+	c.Write(b)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	body, err := ipc.NewFrameReader(c, 1<<20).Next()
 	if err != nil {
