@@ -238,6 +238,9 @@ func Start(ctx context.Context, o Options) (*Ring, error) {
 	return r, nil
 }
 
+// Cluster is the ring's cluster name.
+func (r *Ring) Cluster() string { return r.opts.Cluster }
+
 // Node returns the node with the given id, or nil if the ring has none.
 func (r *Ring) Node(id int) *Node {
 	if id < 1 || id > len(r.Nodes) {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,6 +30,9 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	if mode := os.Getenv(attackEnv); mode != "" { // the attacker, in its namespace
+		return attack(mode)
+	}
 	if netlab.Available() == nil {
 		netlab.Sweep() // what killed runs left
 		dir, err := localring.ShortDir("netlab")
@@ -63,12 +67,18 @@ type cluster struct {
 // newCluster builds a LAN of n nodes and starts a ring on it: multicast or udpu.
 func newCluster(t *testing.T, n int, multicast bool, extra ...string) *cluster {
 	t.Helper()
+	return newClusterOn(t, n, n, multicast, extra...)
+}
+
+// newClusterOn builds a LAN of lanNodes nodes and starts a ring on the first n.
+func newClusterOn(t *testing.T, lanNodes, n int, multicast bool, extra ...string) *cluster {
+	t.Helper()
 	if err := netlab.Available(); err != nil {
 		t.Skipf("the fault suite needs network namespaces: %v (CI runs it as root)", err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	lan, err := netlab.Up(ctx, n)
+	lan, err := netlab.Up(ctx, lanNodes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +92,10 @@ func newCluster(t *testing.T, n int, multicast bool, extra ...string) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	args := append([]string{"--unauthenticated"}, extra...)
+	args := extra
+	if !slices.Contains(extra, "--key-file") {
+		args = append([]string{"--unauthenticated"}, extra...)
+	}
 	mcast := ""
 	if multicast {
 		mcast = netlab.MulticastGroup.String() + ":5405"

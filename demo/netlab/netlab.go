@@ -15,6 +15,21 @@
 // Close removes everything Up created; the namespaces' names carry this process's id,
 // so that a test run killed before Close leaves nothing that a later run trips over,
 // and Sweep removes what such runs left.
+//
+// The fault suite in this package's tests (issue 11) runs real daemons on such a LAN
+// under load. Still to do there, for the next session:
+//   - delay, jitter, duplication and reordering: a fault-injecting wrapper of the UDP
+//     transport, enabled only by an explicit totemd test option (nftables cannot
+//     delay, and this kernel has no sch_netem);
+//   - bounds: the ring re-forms within what the configured timers imply (today the
+//     suite logs each re-form time and only a 60 s wait fails), and each daemon's
+//     memory stays bounded through a soak;
+//   - the EVS checks on views (transitional and regular in order, no member that left
+//     reappearing without a join), which need the group layer's view ids (issue 13);
+//   - stale datagrams (replays, an old ring's tokens) counted by reason in status, as
+//     authentication failures are; and the finding of TestReplayedDatagrams: replaying
+//     the ring's own recorded multicast (validly sealed) makes it re-form. Order and
+//     delivery hold, but a replay must not cost a membership change.
 package netlab
 
 import (
