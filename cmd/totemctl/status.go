@@ -106,11 +106,9 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		fmt.Fprintf(w, "state\t%s\n", out.State)
 		fmt.Fprintf(w, "ring id\t%s\n", out.RingID)
 		fmt.Fprintf(w, "members\t%s\n", joinIDs(out.Members))
-		switch out.Security {
-		case "unauthenticated":
+		if out.Security == "unauthenticated" {
 			fmt.Fprintf(w, "security\tunauthenticated (no key: datagrams are only checksummed)\n")
-		case "":
-		default:
+		} else if out.Security != "" {
 			fmt.Fprintf(w, "security\t%s\n", out.Security)
 		}
 		if out.AuthFailures > 0 {

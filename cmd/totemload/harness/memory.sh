@@ -17,7 +17,7 @@ trap cleanup EXIT INT TERM
 
 base=$((20000 + RANDOM % 20000))
 for i in 1 2 3; do
-	TOTEM_HEAP_AT=${HEAP_AT:+$HEAP_AT.$i} "$TOTEMD" --node-id "$i" --listen "127.0.0.1:$((base + i))" --mcast "239.192.99.1:$((base + 10))" \
+	"$TOTEMD" --node-id "$i" --listen "127.0.0.1:$((base + i))" --mcast "239.192.99.1:$((base + 10))" \
 		--socket "$dir/n$i.sock" --state-dir "$dir/s$i" --log-level warn 2>"$dir/d$i.log" &
 	pids+=($!)
 done
