@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/totem-gcs/totem/multicast/wire"
 )
 
 // dropLogInterval is how often at most the transport logs one kind of rejected datagram:
@@ -85,4 +87,42 @@ func (d *dropLog) write(now time.Time) {
 	}
 	clear(d.sources)
 	d.others, d.last = 0, now
+}
+
+// dupIDLog reports two live nodes sending with one node id, at most once per
+// dropLogInterval per id, with both addresses and how many datagrams were dropped.
+type dupIDLog struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	ids map[uint32]*dupIDEntry
+}
+
+type dupIDEntry struct {
+	last    time.Time
+	dropped uint64
+}
+
+func newDupIDLog(log *slog.Logger) *dupIDLog {
+	return &dupIDLog{log: log, ids: map[uint32]*dupIDEntry{}}
+}
+
+func (d *dupIDLog) add(id wire.NodeID, live, dropped netip.AddrPort) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e := d.ids[uint32(id)]
+	if e == nil {
+		if len(d.ids) >= dropLogMaxSources {
+			return
+		}
+		e = &dupIDEntry{}
+		d.ids[uint32(id)] = e
+	}
+	e.dropped++
+	now := time.Now()
+	if !e.last.IsZero() && now.Sub(e.last) < dropLogInterval {
+		return
+	}
+	d.log.Error("udp: two nodes send with one node id; every node needs its own --node-id",
+		"node", id, "accepted_from", live, "dropped_from", dropped, "dropped", e.dropped)
+	e.last, e.dropped = now, 0
 }

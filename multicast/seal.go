@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 )
@@ -24,13 +25,14 @@ import (
 // The AEAD is XChaCha20-Poly1305 under a key derived with HKDF-SHA256 from the 32-byte
 // pre-shared key. The scheme byte and key id are authenticated as associated data.
 //
-// Nonces: each Sealer draws a random 16-byte prefix when it is created and appends a
-// 64-bit counter it increments for every datagram. Within one Sealer the counter never
-// repeats; across Sealers (other nodes, restarts of the same node) the 128-bit random
-// prefixes differ except with negligible probability (birthday bound of 2^-64 after 2^32
-// Sealers). A 192-bit nonce is used precisely so that random prefixes are safe; a 96-bit
-// GCM nonce would not leave room for both a safe random part and a counter. A Sealer
-// refuses to seal after 2^64-1 datagrams rather than wrap.
+// Nonces: [epoch, 8 bytes][random, 8 bytes][counter, 8 bytes]. The epoch is the time
+// the Sealer was made (Unix nanoseconds, strictly increasing within a process), the
+// random part is drawn then too, and the counter grows with every datagram. Within one
+// Sealer the counter never repeats; two Sealers (other nodes, restarts) differ in epoch
+// or, made in the same nanosecond, in 64 random bits. A 192-bit nonce leaves room for
+// all three, where a 96-bit GCM nonce would not. A Sealer refuses to seal after 2^64-1
+// datagrams rather than wrap. Since the nonce is authenticated, receivers use the epoch
+// and counter against replays (replay.go).
 const (
 	schemeChecksum byte = 0x01
 	schemeAEAD     byte = 0x02
@@ -89,10 +91,44 @@ func NewSealer(key []byte) (Sealer, error) {
 	}
 	s := &aeadSealer{aead: aead}
 	copy(s.keyID[:], id)
-	if _, err := rand.Read(s.prefix[:]); err != nil {
+	binary.BigEndian.PutUint64(s.prefix[:8], nextEpoch())
+	if _, err := rand.Read(s.prefix[8:]); err != nil {
 		return nil, fmt.Errorf("multicast: nonce prefix: %w", err)
 	}
 	return s, nil
+}
+
+// lastEpoch keeps epochs strictly increasing within a process, whatever the clock does.
+var lastEpoch atomic.Uint64
+
+func nextEpoch() uint64 {
+	now := uint64(time.Now().UnixNano())
+	for {
+		last := lastEpoch.Load()
+		e := max(now, last+1)
+		if lastEpoch.CompareAndSwap(last, e) {
+			return e
+		}
+	}
+}
+
+// sealerEpoch returns the epoch of a Sealer with a key.
+func sealerEpoch(s Sealer) (uint64, bool) {
+	a, ok := s.(*aeadSealer)
+	if !ok {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(a.prefix[:8]), true
+}
+
+// sealedSequence returns the epoch and counter of a datagram sealed with a key, and
+// false for any other. Only meaningful once Open has accepted the datagram.
+func sealedSequence(datagram []byte) (epoch, counter uint64, ok bool) {
+	if len(datagram) < aeadOverhead || datagram[0] != schemeAEAD {
+		return 0, 0, false
+	}
+	nonce := datagram[1+keyIDLen:]
+	return binary.BigEndian.Uint64(nonce), binary.BigEndian.Uint64(nonce[16:]), true
 }
 
 // ErrKeyFileMode: the key file is open to group or others.

@@ -56,6 +56,8 @@ type Stats struct {
 	DropOverflow uint64 // Packets channel full (the reader is too slow)
 	DropUnknown  uint64 // udpu: from an address not in the member list
 	DropFragment uint64 // frames of large datagrams: malformed, or their datagram given up incomplete
+	DropReplay   uint64 // with a key: a copy of a datagram already received, or of an earlier epoch
+	DropDupID    uint64 // with a key: from a second live node that uses a member's node id
 }
 
 var (

@@ -112,7 +112,11 @@ type UDP struct {
 	warnDup atomic.Bool
 	st      udpStats
 
-	authDrops, headerDrops *dropLog // rate-limited reports of rejected datagrams
+	authDrops, headerDrops, replayDrops *dropLog // rate-limited reports of rejected datagrams
+	dupIDs                              *dupIDLog
+
+	replay *replayFilter // with a key: drops replayed datagrams (replay.go)
+	epoch  uint64        // our own Sealer's epoch (with a key)
 }
 
 var _ Transport = (*UDP)(nil)
@@ -131,7 +135,7 @@ func newPeerAddr(ap netip.AddrPort) peerAddr {
 type udpStats struct {
 	sent, sendErrors, received                                atomic.Uint64
 	dropOpen, dropHeader, dropSelf, dropOverflow, dropUnknown atomic.Uint64
-	dropFragment                                              atomic.Uint64
+	dropFragment, dropReplay, dropDuplicateID                 atomic.Uint64
 }
 
 // NewUDP opens the sockets and starts the readers. On failure it closes whatever it opened.
@@ -151,6 +155,12 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 		"a node with another key (or without one), or forged or corrupted datagrams: every node of a ring needs the same --key-file")
 	u.headerDrops = newDropLog(u.log, "udp: dropped datagrams of another cluster",
 		"another ring on this network (another --cluster name or protocol version), or traffic that is not totem's")
+	u.replayDrops = newDropLog(u.log, "udp: dropped replayed datagrams",
+		"copies of this ring's datagrams sent again (a recording replayed, or a duplicating network); a node whose clock went back across a restart is accepted again after "+replayForget.String()+" of silence")
+	u.dupIDs = newDupIDLog(u.log)
+	if e, ok := sealerEpoch(cfg.Sealer); ok {
+		u.replay, u.epoch = newReplayFilter(), e
+	}
 	u.framePayload = maxPayload(cfg.MTU, cfg.Listen.Addr().Is4(), cfg.Sealer.Overhead())
 	u.maxPayload = u.framePayload
 	if cfg.Datagram > 0 {
@@ -313,6 +323,8 @@ func (u *UDP) Stats() Stats {
 		DropOverflow: u.st.dropOverflow.Load(),
 		DropUnknown:  u.st.dropUnknown.Load(),
 		DropFragment: u.st.dropFragment.Load(),
+		DropReplay:   u.st.dropReplay.Load(),
+		DropDupID:    u.st.dropDuplicateID.Load(),
 	}
 }
 
@@ -353,7 +365,8 @@ func (u *UDP) lookup(id wire.NodeID) (peerAddr, bool) {
 
 // learn records the source address of a datagram from a member that is not a static peer,
 // so that the token can be unicast to it. A node that restarts on another port is simply
-// re-learned. Without a key anyone can claim any node id; with one, only key holders.
+// re-learned. Without a key anyone can claim any node id; with one, only key holders, and
+// only with fresh datagrams (a replayed one is dropped before it gets here).
 func (u *UDP) learn(id wire.NodeID, src netip.AddrPort) {
 	if u.udpu {
 		return

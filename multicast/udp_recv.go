@@ -2,6 +2,7 @@ package multicast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -78,6 +79,9 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 		u.authDrops.add(src)
 		return
 	}
+	if !u.fresh(datagram, plain, src) {
+		return
+	}
 	if !isFrame(plain) {
 		plain = bytes.Clone(plain)
 	} else {
@@ -117,6 +121,55 @@ func (u *UDP) dropSelf(src netip.AddrPort) {
 		u.log.Warn("udp: datagram carrying our node id from another address: duplicate node id?",
 			"node", u.cfg.NodeID, "from", src, "local", u.local)
 	}
+}
+
+// fresh applies the replay filter to a datagram Open accepted (with a key only: without
+// one anybody can forge anything, so replays are no further risk). It counts what it
+// drops. Our own id is left to dropSelf, except a copy of one of our own datagrams from
+// elsewhere, which is a replay, not another node with our id.
+func (u *UDP) fresh(datagram, plain []byte, src netip.AddrPort) bool {
+	if u.replay == nil {
+		return true
+	}
+	epoch, counter, ok := sealedSequence(datagram)
+	if !ok {
+		return true
+	}
+	sender, ok := plainSender(plain, u.cfg.Cluster)
+	if !ok {
+		return true // a bad header or frame, dropped further on
+	}
+	if sender == u.cfg.NodeID {
+		if epoch == u.epoch && src != u.local && !u.local.Addr().IsUnspecified() {
+			u.st.dropReplay.Add(1)
+			u.replayDrops.add(src)
+			return false
+		}
+		return true
+	}
+	switch v, other := u.replay.check(sender, epoch, counter, src, time.Now()); v {
+	case replayed:
+		u.st.dropReplay.Add(1)
+		u.replayDrops.add(src)
+		return false
+	case duplicate:
+		u.st.dropDuplicateID.Add(1)
+		u.dupIDs.add(sender, other, src)
+		return false
+	}
+	return true
+}
+
+// plainSender reads the sender's node id from an opened datagram or frame.
+func plainSender(plain []byte, cluster uint32) (wire.NodeID, bool) {
+	if isFrame(plain) {
+		if len(plain) < fragHeaderLen {
+			return 0, false
+		}
+		return wire.NodeID(binary.BigEndian.Uint32(plain[5:9])), true
+	}
+	h, err := wire.PeekHeader(plain, cluster)
+	return h.Sender, err == nil
 }
 
 // enqueue hands a packet to the node without ever blocking the reader: a full queue means

@@ -122,7 +122,9 @@ func TestUDPUnicastModeIPv6(t *testing.T) {
 // order), so none of the refused ones was delivered either.
 func TestUDPDropsForeign(t *testing.T) {
 	cluster := testCluster(t)
-	sealer, _ := NewSealer(GenerateKey())
+	key := GenerateKey()
+	sealer, _ := NewSealer(key)
+	twin, _ := NewSealer(key) // another daemon with the same key
 	other, _ := NewSealer(GenerateKey())
 	plain, _ := NewSealer(nil)
 	raw := rawConn(t)
@@ -147,7 +149,8 @@ func TestUDPDropsForeign(t *testing.T) {
 		{"empty", []byte{}, dropOpen},
 		{"other cluster", sealer.Seal(nil, datagram(cluster+1, 7, wire.KindToken, "x")), func(s Stats) uint64 { return s.DropHeader }},
 		{"not totem", sealer.Seal(nil, []byte("hello")), func(s Stats) uint64 { return s.DropHeader }},
-		{"our own id", sealer.Seal(nil, datagram(cluster, 1, wire.KindToken, "x")), func(s Stats) uint64 { return s.DropSelf }},
+		{"our own id from another daemon", twin.Seal(nil, datagram(cluster, 1, wire.KindToken, "x")), func(s Stats) uint64 { return s.DropSelf }},
+		{"a copy of our own datagram", u.cfg.Sealer.Seal(nil, datagram(cluster, 1, wire.KindToken, "x")), func(s Stats) uint64 { return s.DropReplay }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,16 +159,19 @@ func TestUDPDropsForeign(t *testing.T) {
 			eventually(t, c.name+" counted", func() bool { return c.count(u.Stats()) == before+1 })
 		})
 	}
-	rawWrite(t, raw, u.LocalAddr(), sealer.Seal(nil, good))
+	sealed := twin.Seal(nil, good)
+	rawWrite(t, raw, u.LocalAddr(), sealed)
 	if got := receive(t, u, 1); got[0] != "good" {
 		t.Fatalf("got %q, want only the good datagram", got)
 	}
+	rawWrite(t, raw, u.LocalAddr(), sealed) // the same datagram again: a replay
+	eventually(t, "the replay counted", func() bool { return u.Stats().DropReplay == 2 })
 	expectQuiet(t, u)
 	if st := u.Stats(); st.Received != 1 || st.DropUnknown != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	// The operator hears of both kinds of stranger, with the address, the first time.
-	for _, want := range []string{"failed authentication", "another cluster"} {
+	// The operator hears of each kind of stranger, with the address, the first time.
+	for _, want := range []string{"failed authentication", "another cluster", "replayed datagrams"} {
 		if !logged.has(want, "from=127.0.0.1×1") {
 			t.Errorf("no warning %q naming the sender in %q", want, logged.String())
 		}
@@ -485,4 +491,42 @@ func TestUDPMulticastSamePortAsUnicast(t *testing.T) {
 		nodes = append(nodes, u)
 	}
 	exchange(t, nodes, cluster)
+}
+
+// TestUDPReportsTwoLiveNodesWithOneID: two daemons that share node id 7 (and the key)
+// both keep sending. The receiver keeps the one that started later, drops the other's
+// datagrams as from a duplicate id, and says so with both addresses.
+func TestUDPReportsTwoLiveNodesWithOneID(t *testing.T) {
+	cluster := testCluster(t)
+	key := GenerateKey()
+	first, _ := NewSealer(key)
+	second, _ := NewSealer(key) // a later epoch
+	mine, _ := NewSealer(key)
+	rawFirst, rawSecond := rawConn(t), rawConn(t)
+	var logged lines
+	peers := map[wire.NodeID]netip.AddrPort{ // udpu: both sources must be listed to be heard
+		1: netip.AddrPortFrom(loopback4, freePort(t)),
+		7: unmapAddrPort(rawFirst.LocalAddr().(*net.UDPAddr).AddrPort()),
+		8: unmapAddrPort(rawSecond.LocalAddr().(*net.UDPAddr).AddrPort()),
+	}
+	u := newTestUDP(t, UDPConfig{NodeID: 1, Cluster: cluster, Listen: peers[1], Peers: peers,
+		Sealer: mine, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	send := func(c *net.UDPConn, s Sealer, what string) {
+		rawWrite(t, c, u.LocalAddr(), s.Seal(nil, datagram(cluster, 7, wire.KindMcast, what)))
+	}
+	send(rawFirst, first, "a1")
+	send(rawSecond, second, "b1")
+	if got := receive(t, u, 2); got[0] != "a1" || got[1] != "b1" {
+		t.Fatalf("got %q", got)
+	}
+	send(rawFirst, first, "a2") // the first daemon is still there
+	eventually(t, "the duplicate id counted", func() bool { return u.Stats().DropDupID == 1 })
+	send(rawSecond, second, "b2")
+	if got := receive(t, u, 1); got[0] != "b2" {
+		t.Fatalf("got %q, want the later daemon's datagram", got)
+	}
+	secondAddr := rawSecond.LocalAddr().String()
+	if !logged.has("two nodes send with one node id", "node=7", "accepted_from="+secondAddr, "dropped_from="+rawFirst.LocalAddr().String()) {
+		t.Errorf("no error naming both addresses in %q", logged.String())
+	}
 }

@@ -523,10 +523,10 @@ func checkStatus(t *testing.T, d *testDaemon, ring string) {
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		t.Fatalf("status --json: %q: %v", out, err)
 	}
-	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"auth_failures", "members", "node_id", "ring_id", "rotation_us", "security", "state"}) {
+	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"auth_failures", "duplicate_id", "members", "node_id", "replayed", "ring_id", "rotation_us", "security", "state"}) {
 		t.Errorf("status --json keys %v", keys)
 	}
-	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+,"security":"unauthenticated","auth_failures":0\}\n$`, d.ID, regexp.QuoteMeta(ring))
+	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+,"security":"unauthenticated","auth_failures":0,"replayed":0,"duplicate_id":0\}\n$`, d.ID, regexp.QuoteMeta(ring))
 	if !regexp.MustCompile(want).MatchString(out) {
 		t.Errorf("status --json on node %d:\n got %s\nwant %s", d.ID, out, want)
 	}

@@ -86,6 +86,10 @@ type statusJSON struct {
 	// dropped for failing authentication.
 	Security     string `json:"security"`
 	AuthFailures uint64 `json:"auth_failures"`
+	// Replayed and DuplicateID count datagrams dropped as replays and as sent by a
+	// second node with a member's id.
+	Replayed    uint64 `json:"replayed"`
+	DuplicateID uint64 `json:"duplicate_id"`
 }
 
 func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
@@ -94,7 +98,8 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		return err
 	}
 	out := statusJSON{NodeID: st.NodeID, State: st.State, RingID: st.Ring.String(), Members: st.Members,
-		RotationUS: st.Rotation.Microseconds(), Security: st.Security, AuthFailures: st.AuthFailures}
+		RotationUS: st.Rotation.Microseconds(), Security: st.Security, AuthFailures: st.AuthFailures,
+		Replayed: st.Replayed, DuplicateID: st.DuplicateID}
 	if out.Members == nil {
 		out.Members = []client.NodeID{}
 	}
@@ -113,6 +118,12 @@ func status(ctx context.Context, c *cli.Context, cl *client.Client) error {
 		}
 		if out.AuthFailures > 0 {
 			fmt.Fprintf(w, "auth failures\t%d datagrams (another key, or forged: see the daemon's log)\n", out.AuthFailures)
+		}
+		if out.Replayed > 0 {
+			fmt.Fprintf(w, "replayed\t%d datagrams dropped (copies of earlier ones: see the daemon's log)\n", out.Replayed)
+		}
+		if out.DuplicateID > 0 {
+			fmt.Fprintf(w, "duplicate node id\t%d datagrams dropped (two nodes use one --node-id: see the daemon's log)\n", out.DuplicateID)
 		}
 		if st.Rotation > 0 {
 			fmt.Fprintf(w, "token rotation\t%s\n", st.Rotation.Round(time.Microsecond))

@@ -26,10 +26,8 @@
 //     memory stays bounded through a soak;
 //   - the EVS checks on views (transitional and regular in order, no member that left
 //     reappearing without a join), which need the group layer's view ids (issue 13);
-//   - stale datagrams (replays, an old ring's tokens) counted by reason in status, as
-//     authentication failures are; and the finding of TestReplayedDatagrams: replaying
-//     the ring's own recorded multicast (validly sealed) makes it re-form. Order and
-//     delivery hold, but a replay must not cost a membership change.
+//   - stale tokens of an old ring counted by reason in status, as replays and
+//     authentication failures are.
 package netlab
 
 import (

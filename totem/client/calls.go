@@ -90,6 +90,8 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		Rotation:     time.Duration(f.RotationUS) * time.Microsecond,
 		Security:     f.Security,
 		AuthFailures: f.AuthFailures,
+		Replayed:     f.Replayed,
+		DuplicateID:  f.DuplicateID,
 	}, nil
 }
 

@@ -95,6 +95,11 @@ type Status struct {
 	Security string
 	// AuthFailures counts the datagrams the node dropped for failing authentication.
 	AuthFailures uint64
+	// Replayed counts authenticated datagrams dropped as replays: copies of datagrams
+	// already received, or from a sender's earlier run.
+	Replayed uint64
+	// DuplicateID counts datagrams dropped because two live nodes send with one node id.
+	DuplicateID uint64
 }
 
 // Group is a group and its members.

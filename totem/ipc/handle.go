@@ -154,6 +154,8 @@ func statusFrame(id uint32, st totem.Status) *ServerFrame {
 		RotationUS:   uint64((st.Rotation + time.Microsecond - 1) / time.Microsecond),
 		Security:     security(st.Authenticated),
 		AuthFailures: st.Stats.DropOpen,
+		Replayed:     st.Stats.DropReplay,
+		DuplicateID:  st.Stats.DropDupID,
 	}
 }
 

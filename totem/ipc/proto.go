@@ -118,6 +118,12 @@ type ServerFrame struct {
 	// AuthFailures counts datagrams dropped because they failed authentication (or
 	// their checksum): another key, forged, corrupted.
 	AuthFailures uint64 `msgpack:"auth_failures,omitempty"`
+	// Replayed counts authenticated datagrams dropped as copies of ones already received
+	// (a replay) or of a sender's earlier run.
+	Replayed uint64 `msgpack:"replayed,omitempty"`
+	// DuplicateID counts datagrams dropped because a second live node sends with a
+	// member's node id.
+	DuplicateID uint64 `msgpack:"duplicate_id,omitempty"`
 
 	// groups
 	Groups []Group `msgpack:"groups,omitempty"`
