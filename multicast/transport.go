@@ -58,6 +58,7 @@ type Stats struct {
 	DropFragment uint64 // frames of large datagrams: malformed, or their datagram given up incomplete
 	DropReplay   uint64 // with a key: a copy of a datagram already received, or of an earlier epoch
 	DropDupID    uint64 // with a key: from a second live node that uses a member's node id
+	DropImpaired uint64 // dropped by Impair (a test tool), as loss or for want of room
 }
 
 var (

@@ -50,6 +50,7 @@ func newApp() *cli.App {
 			&cli.IntFlag{Name: "event-queue-bytes", Value: 64 << 20, Usage: "payload `BYTES` queued per client before it is cut off as a slow consumer"},
 			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
+			&cli.StringFlag{Name: "impair", Hidden: true, Usage: "TESTING ONLY: delay, jitter, lose, duplicate and reorder received datagrams (`delay=2ms,jitter=1ms,loss=0.01,dup=0.01,reorder=0.02,seed=N`)"},
 			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
 		},
 		Action: run,
@@ -115,21 +116,29 @@ func load(c *cli.Context) (*settings, error) {
 		}
 		return file[name][len(file[name])-1]
 	}
+	// inFile names the config file in a refusal of settings it gave.
+	inFile := func(err error, names ...string) error {
+		for _, name := range names {
+			if !c.IsSet(name) && len(file[name]) > 0 {
+				return fmt.Errorf("config %s: %w", c.String("config"), err)
+			}
+		}
+		return err
+	}
 	s := &settings{cluster: get("cluster"), iface: get("interface"), socket: get("socket"),
 		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"),
 		peers: map[wire.NodeID]netip.AddrPort{}}
-	var id uint64
-	if _, err := fmt.Sscan(get("node-id"), &id); err != nil || id == 0 || id > 1<<32-1 {
-		return nil, fmt.Errorf("--node-id must be 1..4294967295")
+	id, err := strconv.ParseUint(get("node-id"), 0, 64)
+	if err != nil || id == 0 || id > 1<<32-1 {
+		return nil, inFile(fmt.Errorf("--node-id must be 1..4294967295"), "node-id")
 	}
 	s.nodeID = wire.NodeID(id)
-	var err error
 	if s.listen, err = netip.ParseAddrPort(get("listen")); err != nil {
-		return nil, fmt.Errorf("--listen: %w", err)
+		return nil, inFile(fmt.Errorf("--listen: %w", err), "listen")
 	}
 	if m := get("mcast"); m != "" {
 		if s.mcast, err = netip.ParseAddrPort(m); err != nil {
-			return nil, fmt.Errorf("--mcast: %w", err)
+			return nil, inFile(fmt.Errorf("--mcast: %w", err), "mcast")
 		}
 	}
 	peers := c.StringSlice("peer")
@@ -137,40 +146,43 @@ func load(c *cli.Context) (*settings, error) {
 		peers = file["peer"]
 	}
 	if err := s.setPeers(peers); err != nil {
-		return nil, err
+		return nil, inFile(err, "peer", "node-id", "listen", "mcast")
 	}
 	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
-		return nil, fmt.Errorf("--token-timeout must be a duration of at least 30ms")
+		return nil, inFile(fmt.Errorf("--token-timeout must be a duration of at least 30ms"), "token-timeout")
 	}
-	if _, err := fmt.Sscan(get("max-message-size"), &s.maxMessage); err != nil || s.maxMessage < 1 || s.maxMessage > 64<<20 {
-		return nil, fmt.Errorf("--max-message-size must be 1..67108864")
+	if s.maxMessage, err = atoi(get("max-message-size")); err != nil || s.maxMessage < 1 || s.maxMessage > 64<<20 {
+		return nil, inFile(fmt.Errorf("--max-message-size must be 1..67108864"), "max-message-size")
 	}
-	if _, err := fmt.Sscan(get("mtu"), &s.mtu); err != nil || s.mtu < 576 || s.mtu > 65535 {
-		return nil, fmt.Errorf("--mtu must be 576..65535")
+	if s.mtu, err = atoi(get("mtu")); err != nil || s.mtu < 576 || s.mtu > 65535 {
+		return nil, inFile(fmt.Errorf("--mtu must be 576..65535"), "mtu")
 	}
 	s.mcastLoop = s.listen.Addr().IsLoopback() || s.listen.Addr().IsUnspecified()
 	if v := get("multicast-loop"); c.IsSet("multicast-loop") || len(file["multicast-loop"]) > 0 {
 		if s.mcastLoop, err = strconv.ParseBool(v); err != nil {
-			return nil, fmt.Errorf("--multicast-loop must be true or false")
+			return nil, inFile(fmt.Errorf("--multicast-loop must be true or false"), "multicast-loop")
 		}
 	}
 	if s.gso, err = strconv.ParseBool(get("gso")); err != nil {
-		return nil, fmt.Errorf("--gso must be true or false")
+		return nil, inFile(fmt.Errorf("--gso must be true or false"), "gso")
 	}
-	if _, err := fmt.Sscan(get("datagram-size"), &s.datagram); err != nil || s.datagram < 0 || s.datagram > 65507 {
-		return nil, fmt.Errorf("--datagram-size must be 0..65507")
+	if s.datagram, err = atoi(get("datagram-size")); err != nil || s.datagram < 0 || s.datagram > 65507 {
+		return nil, inFile(fmt.Errorf("--datagram-size must be 0..65507"), "datagram-size")
 	}
-	if _, err := fmt.Sscan(get("event-queue"), &s.eventQueue); err != nil || s.eventQueue < 16 {
-		return nil, fmt.Errorf("--event-queue must be at least 16")
+	if s.eventQueue, err = atoi(get("event-queue")); err != nil || s.eventQueue < 16 {
+		return nil, inFile(fmt.Errorf("--event-queue must be at least 16"), "event-queue")
 	}
-	if _, err := fmt.Sscan(get("event-queue-bytes"), &s.eventQueueBytes); err != nil || s.eventQueueBytes < 1<<16 {
-		return nil, fmt.Errorf("--event-queue-bytes must be at least 65536")
+	if s.eventQueueBytes, err = atoi(get("event-queue-bytes")); err != nil || s.eventQueueBytes < 1<<16 {
+		return nil, inFile(fmt.Errorf("--event-queue-bytes must be at least 65536"), "event-queue-bytes")
 	}
 	if s.unauthenticated, err = strconv.ParseBool(get("unauthenticated")); err != nil {
-		return nil, fmt.Errorf("--unauthenticated must be true or false")
+		return nil, inFile(fmt.Errorf("--unauthenticated must be true or false"), "unauthenticated")
 	}
 	if err := s.checkAuthentication(); err != nil {
-		return nil, err
+		return nil, inFile(err, "listen", "key-file", "unauthenticated")
+	}
+	if _, err := logger(s.logLevel, os.Stderr); err != nil {
+		return nil, inFile(err, "log-level")
 	}
 	if s.socket == "" {
 		s.socket = ipc.DefaultSocket()
@@ -179,6 +191,13 @@ func load(c *cli.Context) (*settings, error) {
 		s.stateDir = filepath.Join(filepath.Dir(s.socket), fmt.Sprintf("state-%d", s.nodeID))
 	}
 	return s, nil
+}
+
+// atoi parses an int setting as its flag does: all of it (a file's "max-message-size 1MB"
+// is refused, not read as 1), base prefixes allowed.
+func atoi(s string) (int, error) {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	return int(n), err
 }
 
 func logger(level string, w *os.File) (*slog.Logger, error) {
@@ -209,9 +228,20 @@ func run(c *cli.Context) error {
 		log.Warn("UNAUTHENTICATED: no --key-file on a non-loopback address; anyone who can reach this node's ports can forge tokens, joins and messages",
 			"listen", s.listen, "fix", "totemd keygen PATH, the same key on every node, --key-file PATH")
 	}
-	tr, err := transport(s, log)
+	var im multicast.Impairment
+	if spec := c.String("impair"); spec != "" {
+		if im, err = multicast.ParseImpairment(spec); err != nil {
+			return cli.Exit("--impair: "+err.Error(), 2)
+		}
+	}
+	udp, err := transport(s, log)
 	if err != nil {
 		return err
+	}
+	var tr multicast.Transport = udp
+	if c.String("impair") != "" {
+		tr = multicast.Impair(udp, im)
+		log.Warn("IMPAIRED: received datagrams are delayed, lost, duplicated and reordered on purpose (--impair, a test option)", "impairment", im.String())
 	}
 	defer tr.Close()
 
@@ -236,7 +266,7 @@ func run(c *cli.Context) error {
 		mode = "multicast " + s.mcast.String()
 	}
 	fmt.Fprintf(c.App.Writer, "totemd: node %d of cluster %q on %s (%s); clients connect to %s\n",
-		s.nodeID, s.cluster, tr.LocalAddr(), mode, s.socket)
+		s.nodeID, s.cluster, udp.LocalAddr(), mode, s.socket)
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()

@@ -219,6 +219,44 @@ func TestFrameLoss(t *testing.T) {
 	}
 }
 
+// TestDelayJitterDuplicationReordering runs the ring through a network that delays,
+// jitters, duplicates and reorders datagrams (totemd's --impair test option wraps the
+// real UDP transport; nftables cannot do it): nothing accepted is lost, nothing is
+// delivered twice or out of order, and without loss the ring does not even re-form.
+func TestDelayJitterDuplicationReordering(t *testing.T) {
+	for _, tt := range []struct {
+		name, impair string
+		loss         float64 // percent, by nftables, on top
+	}{
+		{"delay 2ms jitter 2ms", "delay=2ms,jitter=2ms", 0},
+		{"duplication 5%", "dup=0.05", 0},
+		{"reordering 5%", "reorder=0.05", 0},
+		{"all with 5% loss", "delay=1ms,jitter=1ms,dup=0.05,reorder=0.05", 5},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClusterOn(t, 3, 3, true, "--impair", tt.impair)
+			ring := c.ringID()
+			if tt.loss > 0 {
+				must(t, c.lan.Loss(ctxFor(t), tt.loss))
+			}
+			c.steady(3 * time.Second)
+			if tt.loss > 0 {
+				must(t, c.lan.Loss(ctxFor(t), 0))
+				t.Logf("ring whole %v after the loss ended", c.waitRing(c.ring.Nodes...))
+				c.steady(time.Second)
+			} else if id := c.ringID(); id != ring {
+				t.Errorf("the ring re-formed under %s: %s -> %s", tt.name, ring, id)
+			}
+			for _, n := range c.ring.Nodes {
+				if !strings.Contains(n.Log(), "IMPAIRED") {
+					t.Errorf("node %d did not warn that it runs impaired", n.ID)
+				}
+			}
+			c.finish()
+		})
+	}
+}
+
 func TestPartitionsHeal(t *testing.T) {
 	for _, tt := range []struct {
 		name   string

@@ -202,13 +202,16 @@ func (l *load) mark() mark {
 	return m
 }
 
-// quiesce waits until every message accepted since m reached every session that was
-// connected at m and still is: in a steady phase nothing may be lost.
+// quiesce waits until every message accepted between m and now reached every session
+// that was connected at m and still is: in a steady phase nothing may be lost. The
+// load goes on meanwhile; what it sends after now is not waited for (with some
+// latency, some message is always in flight).
 func (l *load) quiesce(t *testing.T, m mark) {
 	t.Helper()
+	end := l.mark()
 	deadline := time.Now().Add(quiesceTimeout)
 	for {
-		missing, example := l.missing(m)
+		missing, example := l.missing(m, end)
 		if missing == 0 {
 			return
 		}
@@ -220,12 +223,14 @@ func (l *load) quiesce(t *testing.T, m mark) {
 	}
 }
 
-func (l *load) missing(m mark) (int, string) {
+// missing counts the (message, session) pairs still undelivered of the messages
+// accepted between from and to.
+func (l *load) missing(from, to mark) (int, string) {
 	var want []string
 	var live []*session
-	for s, from := range m {
+	for s, start := range from {
 		s.mu.Lock()
-		want = append(want, s.accepted[from:]...)
+		want = append(want, s.accepted[start:to[s]]...)
 		if !s.ended {
 			live = append(live, s)
 		}

@@ -18,9 +18,6 @@
 //
 // The fault suite in this package's tests (issue 11) runs real daemons on such a LAN
 // under load. Still to do there, for the next session:
-//   - delay, jitter, duplication and reordering: a fault-injecting wrapper of the UDP
-//     transport, enabled only by an explicit totemd test option (nftables cannot
-//     delay, and this kernel has no sch_netem);
 //   - bounds: the ring re-forms within what the configured timers imply (today the
 //     suite logs each re-form time and only a 60 s wait fails), and each daemon's
 //     memory stays bounded through a soak;
