@@ -140,10 +140,12 @@ func (n *Node) configChange(c *membership.Configuration) {
 		for _, id := range c.Left {
 			n.assembler.Forget(id)
 		}
+		n.dispatch(n.groups.endSync())
 		n.dispatch(n.groups.dropNodes(c.Members))
 		return
 	}
 	n.ring, n.members = c.Ring, c.Members
+	n.dispatch(n.groups.beginSync(c.Members))
 	// A record whose fragments straddle the change could be completed by the members
 	// that came from our old ring and not by the others. So at every regular
 	// configuration everyone drops every partial record, and every sender re-packs, from

@@ -12,14 +12,12 @@
 // leaves and messages are records ordered through the ring, so every node computes the
 // same views at the same point of the total order. After every regular configuration each
 // node announces its local members (a sync record), which is how groups heal after a
-// merge; members of nodes that left the configuration are removed at the transitional
-// configuration, with the reason "node down".
+// merge: records are held until every member's announcement is delivered, and then each
+// group gets one view with everything (groups.go, syncRound). Members of nodes that left
+// the configuration are removed at the transitional configuration, with the reason
+// "node down".
 //
 // Known limits, for the next session:
-//   - After a merge each side learns the other's members from the sync records, one node
-//     at a time, so members of the two sides see different intermediate views before they
-//     converge (as with Corosync's CPG). A view id and a transitional/regular marker at
-//     group level would let applications tell the steps apart (rsm runs its own rounds).
 //   - Performance (issue 10, docs/BENCH.md): the sockets read on the node's own
 //     goroutine (a datagram now crosses a reader goroutine and a channel) are the next
 //     step on the hot path.

@@ -88,6 +88,49 @@ type groupEvent struct {
 type groupTable struct {
 	groups  map[string][]Member // sorted members
 	version uint64              // counts changes, so that readers copy only new states
+	round   *syncRound          // between a regular configuration and its last sync record
+}
+
+// syncRound is the barrier after a regular configuration. Every member announces its
+// local members (a sync record, the first thing it sends on the new ring); until the
+// last of them is delivered, every other record is held, in order. Then each group
+// gets one view, computed from all the announcements at once, and the held records are
+// applied after it. So after a merge every member sees the same single view at the
+// same point of the order, and delivers each message in the same view as every other
+// member (applying announcements one by one gave the two sides different intermediate
+// views, and a message sent just after the merge was delivered in different views).
+type syncRound struct {
+	waiting []wire.NodeID // members whose sync record has not been delivered yet
+	entries map[wire.NodeID][]syncEntry
+	held    []heldRecord
+}
+
+type heldRecord struct {
+	origin wire.NodeID
+	rec    *record
+}
+
+// beginSync starts the barrier of a regular configuration of members.
+func (t *groupTable) beginSync(members []wire.NodeID) []groupEvent {
+	out := t.endSync()
+	t.round = &syncRound{waiting: slices.Clone(members), entries: make(map[wire.NodeID][]syncEntry)}
+	return out
+}
+
+// endSync ends the barrier: with every announcement once all are in, or, at the next
+// transitional configuration, with those that arrived (the members whose record did
+// not are dropped there or announce again at the next regular configuration).
+func (t *groupTable) endSync() []groupEvent {
+	r := t.round
+	if r == nil {
+		return nil
+	}
+	t.round = nil
+	out := t.syncAll(r.entries)
+	for _, h := range r.held {
+		out = append(out, t.apply(h.origin, h.rec)...)
+	}
+	return out
 }
 
 func newGroupTable() *groupTable { return &groupTable{groups: make(map[string][]Member)} }
@@ -105,6 +148,18 @@ func (t *groupTable) find(group string, k memberKey) (int, bool) {
 
 // apply handles one record from node origin.
 func (t *groupTable) apply(origin wire.NodeID, r *record) []groupEvent {
+	if t.round != nil {
+		if i := slices.Index(t.round.waiting, origin); i >= 0 && r.Kind == recSync {
+			t.round.entries[origin] = r.Sync
+			t.round.waiting = slices.Delete(t.round.waiting, i, i+1)
+			if len(t.round.waiting) == 0 {
+				return t.endSync()
+			}
+			return nil
+		}
+		t.round.held = append(t.round.held, heldRecord{origin, r})
+		return nil
+	}
 	m := Member{Node: origin, Session: r.Session, PID: r.PID, Name: r.Name}
 	switch r.Kind {
 	case recJoin:
@@ -121,7 +176,7 @@ func (t *groupTable) apply(origin wire.NodeID, r *record) []groupEvent {
 		}
 		return []groupEvent{{group: r.Group, sender: t.groups[r.Group][i], safe: r.Safe, data: r.Data}}
 	case recSync:
-		return t.sync(origin, r.Sync)
+		return t.syncAll(map[wire.NodeID][]syncEntry{origin: r.Sync})
 	}
 	return nil
 }
@@ -181,12 +236,17 @@ func (t *groupTable) dropNodes(keep []wire.NodeID) []groupEvent {
 	return out
 }
 
-// sync makes node origin's members exactly those it reports: after a merge, this is how
-// each side learns the other's members.
-func (t *groupTable) sync(origin wire.NodeID, entries []syncEntry) []groupEvent {
+// syncAll makes each origin's members exactly those it reports, in one view per group:
+// after a merge, this is how each side learns the other's members.
+func (t *groupTable) syncAll(reports map[wire.NodeID][]syncEntry) []groupEvent {
+	if len(reports) == 0 {
+		return nil
+	}
 	byGroup := make(map[string][]Member)
-	for _, e := range entries {
-		byGroup[e.Group] = append(byGroup[e.Group], Member{Node: origin, Session: e.Session, PID: e.PID, Name: e.Name})
+	for origin, entries := range reports {
+		for _, e := range entries {
+			byGroup[e.Group] = append(byGroup[e.Group], Member{Node: origin, Session: e.Session, PID: e.PID, Name: e.Name})
+		}
 	}
 	names := t.sortedGroups()
 	for g := range byGroup {
@@ -199,8 +259,9 @@ func (t *groupTable) sync(origin wire.NodeID, entries []syncEntry) []groupEvent 
 	for _, g := range slices.Compact(names) {
 		var joined, left []Change
 		reported := byGroup[g]
+		slices.SortFunc(reported, cmpMember)
 		for _, m := range t.groups[g] {
-			if m.Node == origin && !slices.ContainsFunc(reported, func(r Member) bool { return r.key() == m.key() }) {
+			if _, synced := reports[m.Node]; synced && !slices.ContainsFunc(reported, func(r Member) bool { return r.key() == m.key() }) {
 				left = append(left, Change{m, ReasonDisconnect})
 			}
 		}

@@ -73,7 +73,7 @@ func TestGroupTableSyncMakesANodesMembersExact(t *testing.T) {
 	tb.apply(1, &record{Kind: recJoin, Group: "g", Session: 1})
 	tb.apply(2, &record{Kind: recJoin, Group: "g", Session: 5})
 	// Node 2 reports session 6 (unknown here) and no longer session 5.
-	v := views(tb.sync(2, []syncEntry{{Group: "g", Session: 6}, {Group: "h", Session: 6}}))
+	v := views(tb.apply(2, &record{Kind: recSync, Sync: []syncEntry{{Group: "g", Session: 6}, {Group: "h", Session: 6}}}))
 	if len(v) != 2 {
 		t.Fatalf("views %+v, want changes in g and h", v)
 	}
@@ -83,8 +83,74 @@ func TestGroupTableSyncMakesANodesMembersExact(t *testing.T) {
 	if v[0].Joined[0].Reason != ReasonNodeUp || v[0].Left[0].Reason != ReasonDisconnect {
 		t.Fatalf("g view %+v, want joined node-up and left disconnect", v[0])
 	}
-	if evs := tb.sync(2, []syncEntry{{Group: "g", Session: 6}, {Group: "h", Session: 6}}); evs != nil {
+	if evs := tb.apply(2, &record{Kind: recSync, Sync: []syncEntry{{Group: "g", Session: 6}, {Group: "h", Session: 6}}}); evs != nil {
 		t.Fatalf("repeated sync changed something: %+v", evs)
+	}
+}
+
+// After a merge each side learns the other's members from their announcements. Until
+// the last member's is delivered every record waits; then each group gets one view
+// with everything, the same at every node, and the records that waited follow it.
+func TestGroupTableSyncBarrierGivesOneViewPerMerge(t *testing.T) {
+	side := func(nodes ...wire.NodeID) *groupTable { // one side of a partition
+		tb := newGroupTable()
+		for _, n := range nodes {
+			tb.apply(n, &record{Kind: recJoin, Group: "g", Session: 1})
+		}
+		return tb
+	}
+	announce := func() *record { // each node announces its session 1
+		return &record{Kind: recSync, Sync: []syncEntry{{Group: "g", Session: 1}}}
+	}
+	// The merged ring delivers, in this order: 1's announcement, a message from 1, then
+	// the announcements of 3, 2 and 4.
+	order := []struct {
+		from wire.NodeID
+		rec  *record
+	}{
+		{1, announce()}, {1, &record{Kind: recData, Group: "g", Session: 1, Data: []byte("m")}},
+		{3, announce()}, {2, announce()}, {4, announce()},
+	}
+	var finals [][]groupEvent
+	for _, tb := range []*groupTable{side(1, 2), side(3, 4)} {
+		if evs := tb.beginSync([]wire.NodeID{1, 2, 3, 4}); evs != nil {
+			t.Fatalf("beginSync with no round open: %+v", evs)
+		}
+		var all []groupEvent
+		for i, d := range order {
+			evs := tb.apply(d.from, d.rec)
+			if i < len(order)-1 && evs != nil {
+				t.Fatalf("record %d gave events before the last announcement: %+v", i, evs)
+			}
+			all = append(all, evs...)
+		}
+		finals = append(finals, all)
+	}
+	for i, all := range finals {
+		if len(all) != 2 || all[0].view == nil || all[1].view != nil || string(all[1].data) != "m" {
+			t.Fatalf("side %d: events %+v, want one view, then the message", i, all)
+		}
+		if got := keys(all[0].view.Members); !slices.Equal(got, []memberKey{{1, 1}, {2, 1}, {3, 1}, {4, 1}}) {
+			t.Fatalf("side %d: view members %v", i, got)
+		}
+	}
+}
+
+// A configuration change before every announcement is in ends the round with the
+// ones that came, and releases what was held.
+func TestGroupTableSyncRoundEndsAtTheNextTransitional(t *testing.T) {
+	tb := newGroupTable()
+	tb.beginSync([]wire.NodeID{1, 2})
+	if evs := tb.apply(1, &record{Kind: recSync, Sync: []syncEntry{{Group: "g", Session: 1}}}); evs != nil {
+		t.Fatalf("events before the round ended: %+v", evs)
+	}
+	tb.apply(1, &record{Kind: recData, Group: "g", Session: 1, Data: []byte("m")})
+	evs := tb.endSync()
+	if len(evs) != 2 || evs[0].view == nil || string(evs[1].data) != "m" {
+		t.Fatalf("events %+v, want node 1's view, then its message", evs)
+	}
+	if tb.endSync() != nil {
+		t.Fatal("a second endSync produced events")
 	}
 }
 

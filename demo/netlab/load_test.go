@@ -5,6 +5,7 @@ package netlab_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,8 +54,13 @@ type session struct {
 // entry is one delivery: a message or a view.
 type entry struct {
 	view    bool
-	members int    // view: how many members
-	data    string // message
+	members []string // view: its members ("node.session"), sorted
+	joined  []string // view: who it says joined, and left
+	left    []string
+	// nodeDown: a view that only removes the members of failed or departed nodes, the
+	// group's transitional view.
+	nodeDown bool
+	data     string // message
 	sender  string // message: the sending session's name (from the data)
 }
 
@@ -166,7 +172,8 @@ func (s *session) receive() {
 			if ev.Group != group {
 				continue
 			}
-			e = entry{view: true, members: len(ev.Members)}
+			e = entry{view: true, members: memberNames(ev.Members), joined: changeNames(ev.Joined), left: changeNames(ev.Left),
+				nodeDown: len(ev.Joined) == 0 && len(ev.Left) > 0 && !slices.ContainsFunc(ev.Left, func(c client.Change) bool { return c.Reason != client.ReasonNodeDown })}
 		case client.Message:
 			if ev.Group != group {
 				continue
@@ -296,4 +303,24 @@ func (l *load) stats() loadStats {
 		s.mu.Unlock()
 	}
 	return st
+}
+
+func memberName(m client.Member) string { return fmt.Sprintf("%d.%d", m.Node, m.Session) }
+
+func memberNames(ms []client.Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, memberName(m))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func changeNames(cs []client.Change) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, memberName(c.Member))
+	}
+	slices.Sort(out)
+	return out
 }
