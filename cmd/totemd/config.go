@@ -97,7 +97,8 @@ func readConfigFile(path string) (map[string][]string, error) {
 	defer f.Close()
 	out := make(map[string][]string)
 	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
+	line := 1
+	for ; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		if i := strings.IndexByte(text, '#'); i >= 0 {
 			text = strings.TrimSpace(text[:i])
@@ -118,7 +119,10 @@ func readConfigFile(path string) (map[string][]string, error) {
 		}
 		out[key] = append(out[key], value)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil { // a line over 64 KiB, or a read error
+		return nil, fmt.Errorf("config %s:%d: %w", path, line, err)
+	}
+	return out, nil
 }
 
 var knownKeys = map[string]bool{
