@@ -17,6 +17,7 @@ import (
 
 	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/demo/netlab"
+	"github.com/totem-gcs/totem/membership"
 )
 
 // The fault suite: real totemd processes in network namespaces, real UDP across a
@@ -149,7 +150,22 @@ func (c *cluster) waitRing(ns ...*localring.Node) time.Duration {
 	if _, err := c.ring.WaitRing(ctx, ns...); err != nil {
 		c.t.Fatalf("no ring of %v: %v", ids(ns), err)
 	}
-	return time.Since(start)
+	took := time.Since(start)
+	if bound := reformBound(); took > bound {
+		c.t.Errorf("the ring of %v took %v to form, beyond the %v its timers imply", ids(ns), took, bound)
+	}
+	return took
+}
+
+// reformBound is how long a ring may take to form after a fault begins or ends, from
+// the timers every daemon runs with: the token timeout to notice a loss, the consensus
+// timeout to give up on the silent, a merge announcement to notice the others, a few
+// join rounds; all of it twice (one side may gather before it hears of the other and
+// start again), and a second for scheduling on a loaded two-core CI host.
+func reformBound() time.Duration {
+	mc := membership.DefaultConfig(1)
+	mc.SetTokenTimeout(tokenTimeout)
+	return 2*(mc.Ring.TokenTimeout+mc.Consensus+mc.Merge+4*mc.Join) + time.Second
 }
 
 func (c *cluster) nodes(idList ...int) []*localring.Node {
@@ -367,6 +383,8 @@ func TestSoak(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(uint64(seed), 0))
 	const n = 5
 	c := newCluster(t, n, rnd.IntN(2) == 0)
+	c.steady(time.Second)
+	mem := newMemoryWatch(c)
 	end := time.Now().Add(length)
 	for round := 1; time.Now().Before(end); round++ {
 		held := time.Duration(300+rnd.IntN(1500)) * time.Millisecond
@@ -411,8 +429,74 @@ func TestSoak(t *testing.T) {
 		}
 		t.Logf("round %d: ring whole again after %v", round, c.waitRing(c.ring.Nodes...))
 		c.steady(500 * time.Millisecond)
+		mem.sample()
 	}
+	mem.check(t)
 	c.finish()
+}
+
+// memoryWatch samples every daemon's resident memory through a soak. A daemon whose
+// memory grows by more than soakGrowth from its first sample (after a second of load)
+// fails the soak: every queue it has is bounded, so its footprint must level off.
+type memoryWatch struct {
+	c     *cluster
+	first map[int]int64 // pid -> its first RSS
+	last  map[int]int64
+	peak  int64
+}
+
+// soakGrowth is what a daemon's memory may grow by in a soak: the buffers that fill
+// under faults (retransmission windows, a restarted peer's backlog) and the Go heap's
+// slack.
+const soakGrowth = 64 << 20
+
+func newMemoryWatch(c *cluster) *memoryWatch {
+	w := &memoryWatch{c: c, first: map[int]int64{}, last: map[int]int64{}}
+	w.sample()
+	return w
+}
+
+func (w *memoryWatch) sample() {
+	for _, n := range w.c.ring.Nodes {
+		pid := w.c.ring.PID(n)
+		rss, err := residentBytes(pid)
+		if pid == 0 || err != nil {
+			continue // not running (killed this round)
+		}
+		if _, ok := w.first[pid]; !ok {
+			w.first[pid] = rss
+		}
+		w.last[pid] = rss
+		w.peak = max(w.peak, rss)
+	}
+}
+
+func (w *memoryWatch) check(t *testing.T) {
+	t.Helper()
+	for pid, first := range w.first {
+		if grew := w.last[pid] - first; grew > soakGrowth {
+			t.Errorf("daemon pid %d grew from %d to %d MiB during the soak", pid, first>>20, w.last[pid]>>20)
+		}
+	}
+	t.Logf("daemons' resident memory: peak %d MiB", w.peak>>20)
+}
+
+// residentBytes reads a process's resident set size from /proc.
+func residentBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }
 
 // randomGroups splits nodes 1..n into two or three non-empty groups.

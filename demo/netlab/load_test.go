@@ -61,7 +61,7 @@ type entry struct {
 	// group's transitional view.
 	nodeDown bool
 	data     string // message
-	sender  string // message: the sending session's name (from the data)
+	sender   string // message: the sending session's name (from the data)
 }
 
 func startLoad(t *testing.T, r *localring.Ring) *load {

@@ -18,11 +18,9 @@
 //
 // The fault suite in this package's tests (issue 11) runs real daemons on such a LAN
 // under load. Still to do there, for the next session:
-//   - bounds: the ring re-forms within what the configured timers imply (today the
-//     suite logs each re-form time and only a 60 s wait fails), and each daemon's
-//     memory stays bounded through a soak;
-//   - the EVS checks on views (transitional and regular in order, no member that left
-//     reappearing without a join), which need the group layer's view ids (issue 13);
+//   - view ids at group level (issue 13), so that the checker can tell a view that
+//     recurs (the same members again after a partition healed) from the same view;
+//   - soaks of hours in CI's nightly runs rather than its 15 s;
 //   - stale tokens of an old ring counted by reason in status, as replays and
 //     authentication failures are.
 package netlab
