@@ -11,12 +11,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/net/ipv4"
 
+	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/demo/netlab"
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
@@ -374,4 +377,65 @@ func TestTwoDaemonsWithOneNodeID(t *testing.T) {
 	if errs := check(c.load.logs()); len(errs) > 0 {
 		t.Logf("while both ran: %d violations, the first: %v", len(errs), errs[0])
 	}
+}
+
+// TestADaemonWithAnotherKey: node 4 is set up with a key of its own, as an operator
+// who copied the wrong file would. It cannot join; both sides say why, naming the
+// other's address, and count it; the ring of 1, 2 and 3 carries on unchanged.
+func TestADaemonWithAnotherKey(t *testing.T) {
+	c, dir := keyedCluster(t)
+	c.steady(300 * time.Millisecond)
+	otherKey := filepath.Join(dir, "otherkey")
+	must(t, os.WriteFile(otherKey, multicast.GenerateKey(), 0o600))
+	ring, before := c.ringID(), c.statuses()
+	stranger := c.lan.Command(4, filepath.Join(binDir, "totemd"),
+		"--node-id", "4", "--listen", c.lan.Addr(4).String()+":5405",
+		"--socket", filepath.Join(dir, "n4.sock"), "--state-dir", filepath.Join(dir, "n4"),
+		"--token-timeout", tokenTimeout.String(), "--cluster", c.ring.Cluster(),
+		"--mcast", netlab.MulticastGroup.String()+":5405", "--interface", netlab.Iface,
+		"--key-file", otherKey)
+	var out lockedBuffer
+	stranger.Stdout, stranger.Stderr = &out, &out
+	must(t, stranger.Start())
+	c.steady(2 * time.Second)
+	must(t, stranger.Process.Kill())
+	stranger.Wait()
+	if id := c.ringID(); id != ring {
+		t.Errorf("the ring changed: %s -> %s", ring, id)
+	}
+	after := c.statuses()
+	for i, n := range c.ring.Nodes {
+		if after[i].AuthFailures <= before[i].AuthFailures {
+			t.Errorf("node %d counted no authentication failures", n.ID)
+		}
+		if log := n.Log(); !strings.Contains(log, "failed authentication") || !strings.Contains(log, c.lan.Addr(4).String()) {
+			t.Errorf("node %d did not log failed authentication from %s", n.ID, c.lan.Addr(4))
+		}
+	}
+	// It names the first member it heard (then sums up every 10 s).
+	namesMember := func(log string) bool {
+		return slices.ContainsFunc(c.ring.Nodes, func(n *localring.Node) bool { return strings.Contains(log, c.lan.Addr(n.ID).String()) })
+	}
+	if log := out.String(); !strings.Contains(log, "failed authentication") || !namesMember(log) {
+		t.Errorf("the daemon with the other key did not log the ring's datagrams as failing authentication:\n%s", log)
+	}
+	c.finish()
+}
+
+// lockedBuffer collects a process's output, read while it is written.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
