@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/cmd/internal/buildinfo"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -42,7 +43,7 @@ func newApp() *cli.App {
 		Action:         noCommand,
 		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // exitCode reports, once
-		HideVersion:    true,
+		Version:        buildinfo.Version(),
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = usageError

@@ -67,6 +67,13 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	stdout, _, code := runApp(t, "", "--version")
+	if code != 0 || !strings.HasPrefix(stdout, "totemctl version ") || !strings.Contains(stdout, "go1.") {
+		t.Fatalf("exit %d, stdout %q; want the version with the Go version", code, stdout)
+	}
+}
+
 func TestNoDaemon(t *testing.T) {
 	_, stderr, code := runApp(t, "", "--socket", "/nonexistent/totemd.sock", "status")
 	if code != 1 || !strings.HasPrefix(stderr, "totemctl: ") || !strings.Contains(stderr, "is totemd running?") {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/cmd/internal/buildinfo"
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
@@ -53,14 +56,88 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "impair", Hidden: true, Usage: "TESTING ONLY: delay, jitter, lose, duplicate and reorder received datagrams (`delay=2ms,jitter=1ms,loss=0.01,dup=0.01,reorder=0.02,seed=N`)"},
 			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
 		},
-		Action: run,
+		Action:       run,
+		Version:      buildinfo.Version(),
+		OnUsageError: usageError,
+		// main reports errors and picks the exit status (exitCode); the app itself
+		// never exits the process, so tests can run it.
+		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{{
-			Name:      "keygen",
-			Usage:     "write a new random pre-shared key",
-			ArgsUsage: "PATH",
-			Action:    keygen,
+			Name:         "keygen",
+			Usage:        "write a new random pre-shared key",
+			ArgsUsage:    "PATH",
+			Action:       keygen,
+			OnUsageError: usageError,
+		}, {
+			Name:         "check-config",
+			Usage:        "check a config file (and any flags given before the command) without starting",
+			ArgsUsage:    "FILE",
+			Action:       checkConfig,
+			OnUsageError: usageError,
+		}, {
+			Name:   "version",
+			Usage:  "print the version: module version, commit and Go version",
+			Action: func(c *cli.Context) error { return printVersion(c) },
 		}},
 	}
+}
+
+func printVersion(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("version takes no arguments, got %q", c.Args().First())
+	}
+	fmt.Fprintln(c.App.Writer, "totemd", c.App.Version)
+	return nil
+}
+
+// usageError is urfave/cli's flag parsing error as a short message and exit status 2,
+// instead of the whole help. A duration without a unit gets the hint it needs.
+func usageError(c *cli.Context, err error, _ bool) error {
+	msg := err.Error()
+	if strings.Contains(msg, "token-timeout") && strings.Contains(msg, "parse error") {
+		msg += " (a duration needs a unit: 3s, 500ms)"
+	}
+	return usagef("%s (see totemd --help)", msg)
+}
+
+// usagef is a usage error: the message on standard error and exit status 2.
+func usagef(format string, args ...any) error {
+	return cli.Exit("totemd: "+fmt.Sprintf(format, args...), 2)
+}
+
+// checkConfig validates a config file as "totemd --config FILE" would, with the flags
+// given before the command on top, and prints the settings that result; it opens
+// nothing.
+func checkConfig(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("usage: totemd [flags] check-config FILE")
+	}
+	path := c.Args().First()
+	if _, err := os.Stat(path); err != nil {
+		return cli.Exit(fmt.Sprintf("totemd: config: %v", err), 2)
+	}
+	if err := c.Set("config", path); err != nil {
+		return err
+	}
+	s, err := load(c)
+	if err != nil {
+		return cli.Exit("totemd: "+err.Error(), 2)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s: ok\n", path)
+	fmt.Fprintf(w, "node %d of cluster %q on %s, %s\n", s.nodeID, s.cluster, s.listen, s.transportName())
+	if len(s.peers) > 0 {
+		ids := slices.Sorted(maps.Keys(s.peers))
+		for _, id := range ids {
+			fmt.Fprintf(w, "  peer %d at %s\n", id, s.peers[id])
+		}
+	}
+	key := "none (datagrams are only checksummed)"
+	if s.keyFile != "" {
+		key = s.keyFile
+	}
+	fmt.Fprintf(w, "key %s; token timeout %v\nsocket %s; state in %s\n", key, s.tokenTimeout, s.socket, s.stateDir)
+	return nil
 }
 
 // startCPUProfile profiles the whole process into path; stop ends and flushes it.
@@ -79,7 +156,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 func keygen(c *cli.Context) error {
 	path := c.Args().First()
 	if path == "" {
-		return cli.Exit("usage: totemd keygen PATH", 2)
+		return usagef("usage: totemd keygen PATH")
 	}
 	// Missing directories are created for the owner only; existing ones are left as
 	// they are (an operator's /etc/totem keeps its mode).
@@ -133,7 +210,7 @@ func load(c *cli.Context) (*settings, error) {
 		return nil, inFile(fmt.Errorf("--node-id must be 1..4294967295"), "node-id")
 	}
 	s.nodeID = wire.NodeID(id)
-	if s.listen, err = netip.ParseAddrPort(get("listen")); err != nil {
+	if s.listen, err = resolveAddrPort(get("listen")); err != nil {
 		return nil, inFile(fmt.Errorf("--listen: %w", err), "listen")
 	}
 	if m := get("mcast"); m != "" {
@@ -209,18 +286,21 @@ func logger(level string, w *os.File) (*slog.Logger, error) {
 }
 
 func run(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("unexpected argument %q: the commands are keygen, check-config and version", c.Args().First())
+	}
 	s, err := load(c)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cli.Exit("totemd: "+err.Error(), 2)
 	}
 	log, err := logger(s.logLevel, os.Stderr)
 	if err != nil {
-		return cli.Exit(err.Error(), 2)
+		return cli.Exit("totemd: "+err.Error(), 2)
 	}
 	if path := c.String("cpu-profile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
-			return cli.Exit(err.Error(), 2)
+			return cli.Exit("totemd: "+err.Error(), 2)
 		}
 		defer stop()
 	}
@@ -228,10 +308,11 @@ func run(c *cli.Context) error {
 		log.Warn("UNAUTHENTICATED: no --key-file on a non-loopback address; anyone who can reach this node's ports can forge tokens, joins and messages",
 			"listen", s.listen, "fix", "totemd keygen PATH, the same key on every node, --key-file PATH")
 	}
+	log.Info("totemd", "version", c.App.Version)
 	var im multicast.Impairment
 	if spec := c.String("impair"); spec != "" {
 		if im, err = multicast.ParseImpairment(spec); err != nil {
-			return cli.Exit("--impair: "+err.Error(), 2)
+			return cli.Exit("totemd: --impair: "+err.Error(), 2)
 		}
 	}
 	udp, err := transport(s, log)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +36,14 @@ type settings struct {
 	mcastLoop       bool
 	gso             bool
 	unauthenticated bool
+}
+
+// transportName says how the ring's datagrams travel.
+func (s *settings) transportName() string {
+	if s.mcast.IsValid() {
+		return "multicast " + s.mcast.String()
+	}
+	return "udpu (unicast to each member)"
 }
 
 // setPeers parses the --peer list. It is the member list of a udpu ring and must be the
@@ -141,9 +152,50 @@ func parsePeer(s string) (wire.NodeID, netip.AddrPort, error) {
 	if err != nil || id == 0 {
 		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: node id must be 1..4294967295", s)
 	}
-	addr, err := netip.ParseAddrPort(addrText)
+	addr, err := resolveAddrPort(addrText)
 	if err != nil {
 		return 0, netip.AddrPort{}, fmt.Errorf("peer %q: %w", s, err)
 	}
 	return wire.NodeID(id), addr, nil
+}
+
+// resolveAddrPort parses HOST:PORT, where HOST is an IP address or a name to resolve
+// ("localhost", a host in /etc/hosts or DNS). A name's IPv4 address is preferred, as
+// the ring's multicast is IPv4; the name must resolve to exactly one address of that
+// family, so that a node is never configured with a guess.
+func resolveAddrPort(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	host, portText, err := net.SplitHostPort(s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: want HOST:PORT", s)
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: port %q is not 0..65535", s, portText)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q: cannot resolve %s: %w", s, host, err)
+	}
+	var v4, v6 []netip.Addr
+	for _, a := range addrs {
+		if a = a.Unmap(); a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	pick := v4
+	if len(pick) == 0 {
+		pick = v6
+	}
+	pick = slices.Compact(pick)
+	if len(pick) != 1 {
+		return netip.AddrPort{}, fmt.Errorf("%q: %s resolves to %d addresses (%v); give one of them", s, host, len(pick), pick)
+	}
+	return netip.AddrPortFrom(pick[0], uint16(port)), nil
 }

@@ -95,7 +95,7 @@ func check(logs []sessionLog) []error {
 		for j := i + 1; j < len(logs); j++ {
 			for _, d := range orders[j] {
 				if vi, both := viewOf[i][d]; both && !vi.agrees(viewOf[j][d]) {
-					errs = append(errs, fmt.Errorf("%s delivered %s in view [%s], %s in view [%s]", logs[i].name, d, vi.members, logs[j].name, viewOf[j][d].members))
+					errs = append(errs, fmt.Errorf("%s delivered %s in view %v, %s in view %v", logs[i].name, d, vi, logs[j].name, viewOf[j][d]))
 					break
 				}
 			}
@@ -122,8 +122,20 @@ type deliveryView struct {
 	members, before string
 }
 
+// agrees: the same view, or one is the transitional view after the other, or both are
+// transitional views after the same view (the two sides of a partition, each
+// delivering the old configuration's last messages after removing the other side).
 func (a deliveryView) agrees(b deliveryView) bool {
-	return a.members == b.members || a.before != "" && a.before == b.members || b.before != "" && b.before == a.members
+	return a.members == b.members ||
+		a.before != "" && (a.before == b.members || a.before == b.before) ||
+		b.before != "" && b.before == a.members
+}
+
+func (a deliveryView) String() string {
+	if a.before == "" {
+		return "[" + a.members + "]"
+	}
+	return "[" + a.members + "] (transitional, after [" + a.before + "])"
 }
 
 // checkViewDelta checks view number n (counting from 0) of a session against the
@@ -199,6 +211,10 @@ func TestCheckFindsEachViolation(t *testing.T) {
 		{"one message, in a view and in the transitional view after it", []sessionLog{
 			{"n1.1", append([]entry{view("1.1 2.1", "1.1 2.1", "")}, msgs("n1.1#0")...)},
 			{"n2.1", append([]entry{view("1.1 2.1", "1.1 2.1", ""), nodeDown("1.1", "2.1")}, msgs("n1.1#0")...)},
+		}, ""},
+		{"one message, in the transitional views of both sides of a partition", []sessionLog{
+			{"n1.1", append([]entry{view("1.1 2.1 3.1", "1.1 2.1 3.1", ""), nodeDown("1.1 2.1", "3.1")}, msgs("n1.1#0")...)},
+			{"n3.1", append([]entry{view("1.1 2.1 3.1", "1.1 2.1 3.1", ""), nodeDown("3.1", "1.1 2.1")}, msgs("n1.1#0")...)},
 		}, ""},
 		{"one message, two views", []sessionLog{
 			{"n1.1", append([]entry{view("1.1 2.1", "1.1 2.1", "")}, msgs("n1.1#0")...)},
