@@ -90,6 +90,17 @@ func printVersion(c *cli.Context) error {
 	return nil
 }
 
+func joinUint(ids []uint32) string {
+	if len(ids) == 0 {
+		return "any"
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatUint(uint64(id), 10)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // usageError is urfave/cli's flag parsing error as a short message and exit status 2,
 // instead of the whole help. A duration without a unit gets the hint it needs.
 func usageError(c *cli.Context, err error, _ bool) error {
@@ -137,6 +148,9 @@ func checkConfig(c *cli.Context) error {
 		key = s.keyFile
 	}
 	fmt.Fprintf(w, "key %s; token timeout %v\nsocket %s; state in %s\n", key, s.tokenTimeout, s.socket, s.stateDir)
+	if len(s.allowUIDs)+len(s.allowGIDs) > 0 {
+		fmt.Fprintf(w, "clients: uid %s; gid %s (and root)\n", joinUint(s.allowUIDs), joinUint(s.allowGIDs))
+	}
 	return nil
 }
 
@@ -180,10 +194,10 @@ func keygen(c *cli.Context) error {
 
 // load merges the config file (if any) under the flags.
 func load(c *cli.Context) (*settings, error) {
-	file := map[string][]string{}
+	file, lines := map[string][]string{}, map[string]int{}
 	if path := c.String("config"); path != "" {
 		var err error
-		if file, err = readConfigFile(path); err != nil {
+		if file, lines, err = readConfigLines(path); err != nil {
 			return nil, err
 		}
 	}
@@ -193,11 +207,13 @@ func load(c *cli.Context) (*settings, error) {
 		}
 		return file[name][len(file[name])-1]
 	}
-	// inFile names the config file in a refusal of settings it gave.
+	// inFile names the config file, the line and the value in a refusal of settings it
+	// gave.
 	inFile := func(err error, names ...string) error {
 		for _, name := range names {
 			if !c.IsSet(name) && len(file[name]) > 0 {
-				return fmt.Errorf("config %s: %w", c.String("config"), err)
+				v := file[name][len(file[name])-1]
+				return fmt.Errorf("config %s:%d: %s %q: %w", c.String("config"), lines[name], name, v, err)
 			}
 		}
 		return err
@@ -254,6 +270,27 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if s.unauthenticated, err = strconv.ParseBool(get("unauthenticated")); err != nil {
 		return nil, inFile(fmt.Errorf("--unauthenticated must be true or false"), "unauthenticated")
+	}
+	for _, list := range []struct {
+		name string
+		to   *[]uint32
+	}{{"allow-uid", &s.allowUIDs}, {"allow-gid", &s.allowGIDs}} {
+		if c.IsSet(list.name) {
+			for _, v := range c.UintSlice(list.name) {
+				if v > 1<<32-1 {
+					return nil, fmt.Errorf("--%s %d is out of range", list.name, v)
+				}
+				*list.to = append(*list.to, uint32(v))
+			}
+			continue
+		}
+		for _, text := range file[list.name] {
+			v, err := strconv.ParseUint(text, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("config %s:%d: %s %q: want a numeric id", c.String("config"), lines[list.name], list.name, text)
+			}
+			*list.to = append(*list.to, uint32(v))
+		}
 	}
 	if err := s.checkAuthentication(); err != nil {
 		return nil, inFile(err, "listen", "key-file", "unauthenticated")
@@ -353,12 +390,7 @@ func run(c *cli.Context) error {
 	defer cancel()
 	served := make(chan error, 1)
 	opts := ipc.ServerOptions{Logger: log, MaxMessageSize: node.MaxMessageSize()}
-	for _, u := range c.UintSlice("allow-uid") {
-		opts.AllowUIDs = append(opts.AllowUIDs, uint32(u))
-	}
-	for _, g := range c.UintSlice("allow-gid") {
-		opts.AllowGIDs = append(opts.AllowGIDs, uint32(g))
-	}
+	opts.AllowUIDs, opts.AllowGIDs = s.allowUIDs, s.allowGIDs
 	go func() { served <- ipc.Serve(ctx, ln, node, opts) }()
 	runErr := node.Run(ctx)
 	cancel()

@@ -55,6 +55,9 @@ func TestCommandLine(t *testing.T) {
 	good := write("good.conf", "node-id 2\nlisten localhost:6002\npeer 1@127.0.0.1:6001\npeer 2@localhost:6002\ntoken-timeout 1s\n")
 	badID := write("bad-id.conf", "# comment\nnode-id abc\n")
 	badKey := write("bad-key.conf", "node-id 1\nwobble 3\n")
+	twice := write("twice.conf", "node-id 1\nmtu 1500\n\nmtu 9000\n")
+	access := write("access.conf", "allow-uid 1000\nallow-uid 1001\nallow-gid 50\n")
+	badUID := write("bad-uid.conf", "allow-uid alice\n")
 	tests := []struct {
 		name   string
 		args   []string
@@ -68,7 +71,10 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag: short, no help dump", []string{"--no-such-flag"}, 2, nil, []string{"no-such-flag", "totemd --help"}},
 		{"a duration without a unit", []string{"--token-timeout", "10"}, 2, nil, []string{"token-timeout", "3s"}},
 		{"check-config of a good file", []string{"check-config", good}, 0, []string{good + ": ok", "node 2", "127.0.0.1:6002", "peer 1 at 127.0.0.1:6001", "token timeout 1s"}, nil},
-		{"check-config names file and line", []string{"check-config", badID}, 2, nil, []string{badID, "node-id"}},
+		{"check-config names file, line and value", []string{"check-config", badID}, 2, nil, []string{badID + ":2: node-id \"abc\"", "1..4294967295"}},
+		{"a key given twice", []string{"check-config", twice}, 2, nil, []string{twice + ":4: mtu is given again (first on line 2)"}},
+		{"access rules in the file", []string{"check-config", access}, 0, []string{"clients: uid 1000, 1001; gid 50"}, nil},
+		{"a uid that is not a number", []string{"check-config", badUID}, 2, nil, []string{badUID + ":1: allow-uid \"alice\""}},
 		{"check-config refuses an unknown key", []string{"check-config", badKey}, 2, nil, []string{badKey + ":2", `unknown key "wobble"`}},
 		{"check-config of a missing file", []string{"check-config", filepath.Join(dir, "none.conf")}, 2, nil, []string{"none.conf", "no such file"}},
 		{"check-config without a file", []string{"check-config"}, 2, nil, []string{"check-config FILE"}},

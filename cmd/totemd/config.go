@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -36,6 +37,8 @@ type settings struct {
 	mcastLoop       bool
 	gso             bool
 	unauthenticated bool
+	allowUIDs       []uint32 // clients allowed by uid (none: any)
+	allowGIDs       []uint32
 }
 
 // transportName says how the ring's datagrams travel.
@@ -98,15 +101,23 @@ func (s *settings) checkAuthentication() error {
 const DefaultDatagramSize = 16384 // measured: as fast as 65507 with GSO, and a ring that survives 5% frame loss
 
 // readConfigFile parses a config file: one "key value" (or "key = value") per line,
-// with the flags' names as keys, "#" comments, and "peer" repeatable. Flags given on the
-// command line win over the file.
+// with the flags' names as keys and "#" comments. Only the list keys (repeatedKeys) may
+// appear more than once. Flags given on the command line win over the file.
 func readConfigFile(path string) (map[string][]string, error) {
+	values, _, err := readConfigLines(path)
+	return values, err
+}
+
+// readConfigLines is readConfigFile that also says on which line each key was (its
+// last line, for a list), so that a value refused later is reported with its line.
+func readConfigLines(path string) (map[string][]string, map[string]int, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
 	out := make(map[string][]string)
+	lines := make(map[string]int)
 	sc := bufio.NewScanner(f)
 	line := 1
 	for ; sc.Scan(); line++ {
@@ -123,23 +134,32 @@ func readConfigFile(path string) (map[string][]string, error) {
 		}
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if !ok || key == "" || value == "" {
-			return nil, fmt.Errorf("config %s:%d: want \"key value\", got %q", path, line, text)
+			return nil, nil, fmt.Errorf("config %s:%d: want \"key value\", got %q", path, line, text)
 		}
 		if !knownKeys[key] {
-			return nil, fmt.Errorf("config %s:%d: unknown key %q", path, line, key)
+			return nil, nil, fmt.Errorf("config %s:%d: unknown key %q", path, line, key)
+		}
+		if first, again := lines[key]; again && !repeatedKeys[key] {
+			return nil, nil, fmt.Errorf("config %s:%d: %s is given again (first on line %d); only %s may be repeated",
+				path, line, key, first, strings.Join(slices.Sorted(maps.Keys(repeatedKeys)), ", "))
 		}
 		out[key] = append(out[key], value)
+		lines[key] = line
 	}
 	if err := sc.Err(); err != nil { // a line over 64 KiB, or a read error
-		return nil, fmt.Errorf("config %s:%d: %w", path, line, err)
+		return nil, nil, fmt.Errorf("config %s:%d: %w", path, line, err)
 	}
-	return out, nil
+	return out, lines, nil
 }
+
+// repeatedKeys are the list settings: each line adds one.
+var repeatedKeys = map[string]bool{"peer": true, "allow-uid": true, "allow-gid": true}
 
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
 	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "unauthenticated": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
+	"allow-uid": true, "allow-gid": true,
 }
 
 // parsePeer parses ID@HOST:PORT.
