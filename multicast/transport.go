@@ -1,7 +1,7 @@
 // Package multicast moves totem datagrams between processors.
 //
 // It holds the Transport interface the node drives, sealing of datagrams (AEAD with a
-// pre-shared key, or a checksum without one), the real UDP implementation (IPv4 multicast
+// pre-shared key, or a checksum without one), the real UDP implementation (IPv4 or IPv6 multicast
 // or unicast-only "udpu"), and, in multicast/simnet, a deterministic simulated network.
 //
 // A transport moves opaque plaintext datagrams (a wire header plus body); it seals each

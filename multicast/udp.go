@@ -26,9 +26,6 @@ const (
 	ipv6HeaderLen = 40
 )
 
-// ErrIPv6Multicast: IPv6 multicast groups are not implemented yet; IPv6 works in udpu mode.
-var ErrIPv6Multicast = errors.New("multicast: IPv6 multicast not supported yet (use udpu)")
-
 // UDPConfig configures a UDP transport. Zero values take the documented defaults.
 type UDPConfig struct {
 	NodeID  wire.NodeID
@@ -37,7 +34,7 @@ type UDPConfig struct {
 	// multicasts leave from it, so that peers learn it from the source address. Port 0
 	// picks a free port (tests); see LocalAddr.
 	Listen netip.AddrPort
-	// Mcast is the IPv4 multicast group and port. The zero value selects udpu mode: every
+	// Mcast is the multicast group and port (IPv4, or IPv6 with an IPv6 Listen address). The zero value selects udpu mode: every
 	// multicast becomes one unicast per member of Peers.
 	Mcast netip.AddrPort
 	// Interface names the interface that joins the group and sends multicasts ("lo", "eth0").
@@ -211,14 +208,12 @@ func (c *UDPConfig) checkMcast() error {
 	}
 	c.Mcast = unmapAddrPort(c.Mcast)
 	switch g := c.Mcast.Addr(); {
-	case g.Is6():
-		return ErrIPv6Multicast
 	case !g.IsMulticast():
 		return fmt.Errorf("multicast: udp: %v is not a multicast group", g)
 	case c.Mcast.Port() == 0:
 		return errors.New("multicast: udp: multicast port 0")
-	case !c.Listen.Addr().Is4():
-		return fmt.Errorf("multicast: udp: IPv4 group %v needs an IPv4 listen address, have %v", g, c.Listen.Addr())
+	case g.Is4() != c.Listen.Addr().Is4():
+		return fmt.Errorf("multicast: udp: group %v and listen address %v are not of one IP family", g, c.Listen.Addr())
 	}
 	return nil
 }

@@ -62,6 +62,9 @@ func (u *UDP) openUnicast() error {
 // unless UDPConfig.NoLoopback, because other nodes on this host must hear us; our own
 // echo is dropped by node id.
 func (u *UDP) setupSender(ifi *net.Interface) error {
+	if !u.cfg.Mcast.Addr().Is4() {
+		return u.setupSender6(ifi)
+	}
 	p := ipv4.NewPacketConn(u.ucast)
 	if ifi != nil {
 		if err := p.SetMulticastInterface(ifi); err != nil {
@@ -80,19 +83,49 @@ func (u *UDP) setupSender(ifi *net.Interface) error {
 // openGroup binds the receiving socket to the group's port, shared (SO_REUSEADDR,
 // SO_REUSEPORT) with the other nodes on this host, and joins the group.
 func (u *UDP) openGroup(ifi *net.Interface) error {
+	if g := u.cfg.Mcast.Addr(); ifi != nil && g.Is6() && (g.IsLinkLocalMulticast() || g.IsInterfaceLocalMulticast()) {
+		// A scoped IPv6 group exists on one interface: it is bound, joined and sent to
+		// there.
+		u.cfg.Mcast = netip.AddrPortFrom(g.WithZone(ifi.Name), u.cfg.Mcast.Port())
+	}
 	c, err := listenShared(u.cfg.Mcast)
 	if err != nil {
 		return err
 	}
 	u.mcast = c
 	u.tuneBuffers(c, "multicast")
-	p := ipv4.NewPacketConn(c)
 	g := net.UDPAddrFromAddrPort(u.cfg.Mcast)
+	var p interface {
+		batchConn
+		JoinGroup(*net.Interface, net.Addr) error
+	}
+	if u.cfg.Mcast.Addr().Is4() {
+		p = ipv4.NewPacketConn(c)
+	} else {
+		p = ipv6.NewPacketConn(c)
+	}
 	if err := p.JoinGroup(ifi, g); err != nil {
 		return fmt.Errorf("multicast: udp: join %v on %s: %w", g.IP, ifaceName(ifi), err)
 	}
 	u.mbatch = p
 	u.group = g
+	return nil
+}
+
+// setupSender6 is setupSender for an IPv6 group: the interface, hop limit and loopback.
+func (u *UDP) setupSender6(ifi *net.Interface) error {
+	p := ipv6.NewPacketConn(u.ucast)
+	if ifi != nil {
+		if err := p.SetMulticastInterface(ifi); err != nil {
+			return fmt.Errorf("multicast: udp: multicast interface %s: %w", ifi.Name, err)
+		}
+	}
+	if err := p.SetMulticastHopLimit(u.cfg.TTL); err != nil {
+		return fmt.Errorf("multicast: udp: multicast hop limit: %w", err)
+	}
+	if err := p.SetMulticastLoopback(!u.cfg.NoLoopback); err != nil {
+		return fmt.Errorf("multicast: udp: multicast loopback: %w", err)
+	}
 	return nil
 }
 
@@ -105,8 +138,11 @@ func listenShared(group netip.AddrPort) (*net.UDPConn, error) {
 		return c, nil
 	}
 	lc := net.ListenConfig{Control: reuseControl}
-	wildcard := netip.AddrPortFrom(netip.IPv4Unspecified(), group.Port())
-	pc, err2 := lc.ListenPacket(context.Background(), "udp4", wildcard.String())
+	network, wildcard := "udp4", netip.AddrPortFrom(netip.IPv4Unspecified(), group.Port())
+	if !group.Addr().Is4() {
+		network, wildcard = "udp6", netip.AddrPortFrom(netip.IPv6Unspecified(), group.Port())
+	}
+	pc, err2 := lc.ListenPacket(context.Background(), network, wildcard.String())
 	if err2 != nil {
 		return nil, fmt.Errorf("multicast: udp: listen %v: %w", group, errors.Join(err, err2))
 	}

@@ -35,7 +35,19 @@ func reuseControl(_, _ string, c syscall.RawConn) error {
 // with corosync's mcastport and the harness's 5405 for both), and the group socket
 // would receive unicast datagrams to that port too.
 func bindGroupAddr(group netip.AddrPort) (*net.UDPConn, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDP)
+	sa6 := &unix.SockaddrInet6{Port: int(group.Port()), Addr: group.Addr().As16()}
+	if zone := group.Addr().Zone(); zone != "" { // a scoped IPv6 group: bound on its interface
+		ifi, err := net.InterfaceByName(zone)
+		if err != nil {
+			return nil, fmt.Errorf("bind %v: %w", group, err)
+		}
+		sa6.ZoneId = uint32(ifi.Index)
+	}
+	family, sa := unix.AF_INET6, unix.Sockaddr(sa6)
+	if group.Addr().Is4() {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Port: int(group.Port()), Addr: group.Addr().As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM, unix.IPPROTO_UDP)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
@@ -48,7 +60,7 @@ func bindGroupAddr(group netip.AddrPort) (*net.UDPConn, error) {
 		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 	}
 	if err == nil {
-		err = unix.Bind(fd, &unix.SockaddrInet4{Port: int(group.Port()), Addr: group.Addr().As4()})
+		err = unix.Bind(fd, sa)
 	}
 	if err != nil {
 		unix.Close(fd)

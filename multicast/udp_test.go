@@ -437,11 +437,14 @@ func TestUDPConfigErrors(t *testing.T) {
 			t.Errorf("%s: NewUDP succeeded", name)
 		}
 	}
-	_, err := NewUDP(UDPConfig{NodeID: 1, Listen: listen, Mcast: netip.MustParseAddrPort("[ff15::1]:5405")})
-	if !errors.Is(err, ErrIPv6Multicast) {
-		t.Errorf("IPv6 group: %v, want ErrIPv6Multicast", err)
+	if _, err := NewUDP(UDPConfig{NodeID: 1, Listen: listen, Mcast: netip.MustParseAddrPort("[ff15::1]:5405")}); err == nil || !strings.Contains(err.Error(), "one IP family") {
+		t.Errorf("an IPv6 group with an IPv4 listen address: %v, want a refusal naming the families", err)
 	}
 }
+
+// IPv6 multicast itself runs in demo/netlab (TestIPv6): Linux's loopback interface has
+// no IPv6 multicast route and does not loop IPv6 multicast back, so on 127.0.0.1's
+// counterpart there is nothing to test.
 
 func TestUDPMaxPayload(t *testing.T) {
 	aead, _ := NewSealer(GenerateKey())

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -512,4 +513,61 @@ func randomGroups(rnd *rand.Rand, n int) [][]int {
 		groups[g] = append(groups[g], p+1)
 	}
 	return groups
+}
+
+// TestIPv6 runs the ring over IPv6 on the LAN, with a link-local-scope multicast group
+// and with unicast to each member: the same load, the same checks.
+func TestIPv6(t *testing.T) {
+	for _, multicast := range []bool{true, false} {
+		name := map[bool]string{true: "multicast", false: "udpu"}[multicast]
+		t.Run(name, func(t *testing.T) {
+			if err := netlab.Available(); err != nil {
+				t.Skipf("the fault suite needs network namespaces: %v (CI runs it as root)", err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			lan, err := netlab.Up(ctx, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { lan.Close() })
+			dir, err := localring.ShortDir("nl6")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			mcast := ""
+			args := []string{"--unauthenticated"}
+			if multicast {
+				mcast = netip.AddrPortFrom(netlab.MulticastGroup6, 5405).String()
+				args = append(args, "--interface", netlab.Iface)
+			}
+			r, err := localring.New(localring.Options{
+				Mcast:  mcast,
+				Totemd: filepath.Join(binDir, "totemd"), Dir: dir, Nodes: 3, TokenTimeout: tokenTimeout,
+				Namespace: lan.Namespace,
+				Addr:      func(id int) string { return netip.AddrPortFrom(lan.Addr6(id), 5405).String() },
+				Args:      args,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &cluster{t: t, lan: lan, ring: r}
+			t.Cleanup(func() {
+				r.Close()
+				if t.Failed() {
+					for _, nd := range r.Nodes {
+						t.Logf("node %d log:\n%s", nd.ID, tail(nd.Log(), 30))
+					}
+				}
+			})
+			for _, nd := range r.Nodes {
+				must(t, r.StartNode(nd))
+			}
+			c.waitRing(r.Nodes...)
+			c.load = startLoad(t, r)
+			c.steady(2 * time.Second)
+			c.finish()
+		})
+	}
 }

@@ -5,7 +5,7 @@
 // partitions, one-way cuts, frame loss, a link going down, a smaller MTU.
 //
 // One namespace holds a bridge, the switch; each node has a namespace of its own with
-// one veth interface ("lan0", 10.201.0.ID/24) plugged into it. The bridge has no
+// one veth interface ("lan0", 10.201.0.ID/24 and fd00:201::ID/64) plugged into it. The bridge has no
 // uplink and no address: unicast and multicast stay between the namespaces, and
 // nothing reaches the host's interfaces. Faults are nftables rules inside the node
 // namespaces (this kernel has no sch_netem) and link settings on the veths.
@@ -107,6 +107,16 @@ func (l *LAN) Namespace(id int) string { return fmt.Sprintf("%s-%s-n%d", prefix,
 // Addr is node id's address on the LAN.
 func (l *LAN) Addr(id int) netip.Addr { return netip.AddrFrom4([4]byte{10, 201, 0, byte(id)}) }
 
+// Addr6 is node id's IPv6 address on the LAN (a unique local address, fd00:201::ID).
+// Faults (nftables rules) apply to IPv4 only.
+func (l *LAN) Addr6(id int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0xfd, 0x00, 0x02, 0x01, 15: byte(id)})
+}
+
+// MulticastGroup6 is an IPv6 multicast group the LAN carries: transient, link-local
+// scope (ff12::/16), so it is joined and sent to on the LAN's interface only.
+var MulticastGroup6 = netip.MustParseAddr("ff12::c9")
+
 // port is the name of node id's veth end on the bridge (at most 15 bytes).
 func (l *LAN) port(id int) string { return fmt.Sprintf("p%d", id) }
 
@@ -129,6 +139,8 @@ func (l *LAN) build(ctx context.Context) error {
 			[]string{"ip", "-n", sw, "link", "add", l.port(id), "type", "veth", "peer", "name", Iface, "netns", ns},
 			[]string{"ip", "-n", sw, "link", "set", l.port(id), "master", "br0", "up"},
 			[]string{"ip", "-n", ns, "addr", "add", l.Addr(id).String() + "/24", "dev", Iface},
+			// No duplicate address detection: the address is usable at once.
+			[]string{"ip", "-n", ns, "addr", "add", l.Addr6(id).String() + "/64", "dev", Iface, "nodad"},
 			[]string{"ip", "-n", ns, "link", "set", Iface, "up"},
 			[]string{"ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", Iface},
 		)
