@@ -94,7 +94,9 @@ func (r *Ring) armRetransmit(now time.Duration, t *wire.Token) {
 // it or it may have been held on the way.
 func (r *Ring) tokenBack(now time.Duration) {
 	if r.forwardedAt != 0 && r.measure && !r.resent {
-		r.rotation.add(now - r.forwardedAt)
+		sample := now - r.forwardedAt
+		r.rotation.add(sample)
+		r.stats.Rotations.Observe(sample)
 	}
 	r.forwardedAt = 0
 }

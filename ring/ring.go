@@ -82,8 +82,74 @@ type Stats struct {
 	Originated        uint64 // new messages we multicast
 	Retransmitted     uint64 // messages we re-multicast on request
 	RequestedRTR      uint64 // retransmission requests we added to the token
-	Delivered         uint64
-	SafeDelivered     uint64
+	Delivered         uint64 // messages delivered, of either guarantee
+	SafeDelivered     uint64 // of those, the messages sent as safe
+	// Rotations are the token rotation times this member measured (the samples the
+	// adaptive retransmission timer takes, see retransmit.go).
+	Rotations RotationHistogram
+}
+
+// Add adds o's counts to s: the totals of several rings, or of several members.
+func (s *Stats) Add(o Stats) {
+	s.TokensAccepted += o.TokensAccepted
+	s.TokensDuplicate += o.TokensDuplicate
+	s.TokensForeign += o.TokensForeign
+	s.TokenRetransmits += o.TokenRetransmits
+	s.HoldCancelRetries += o.HoldCancelRetries
+	s.McastsReceived += o.McastsReceived
+	s.McastsDuplicate += o.McastsDuplicate
+	s.McastsOutOfWindow += o.McastsOutOfWindow
+	s.Originated += o.Originated
+	s.Retransmitted += o.Retransmitted
+	s.RequestedRTR += o.RequestedRTR
+	s.Delivered += o.Delivered
+	s.SafeDelivered += o.SafeDelivered
+	s.Rotations.Merge(o.Rotations)
+}
+
+// RotationBuckets are the upper bounds of a RotationHistogram's buckets: 25µs doubling
+// up to 3.2768 s, which spans an idle ring's rotation on one host (a few tens of
+// microseconds over loopback) to one far beyond any token timeout. Read it; do not
+// modify it.
+var RotationBuckets = [rotationBounds]time.Duration{
+	25 * time.Microsecond, 50 * time.Microsecond,
+	100 * time.Microsecond, 200 * time.Microsecond, 400 * time.Microsecond, 800 * time.Microsecond,
+	1600 * time.Microsecond, 3200 * time.Microsecond, 6400 * time.Microsecond, 12800 * time.Microsecond,
+	25600 * time.Microsecond, 51200 * time.Microsecond, 102400 * time.Microsecond, 204800 * time.Microsecond,
+	409600 * time.Microsecond, 819200 * time.Microsecond, 1638400 * time.Microsecond, 3276800 * time.Microsecond,
+}
+
+const rotationBounds = 18
+
+// RotationHistogram counts measured token rotation times in fixed buckets. Counts is
+// per bucket, not cumulative: Counts[i] counts the samples d with
+// RotationBuckets[i-1] < d <= RotationBuckets[i] (Counts[0]: d <= RotationBuckets[0]),
+// and the last element the samples above every bound. Count is the sum of Counts, Sum
+// the sum of the samples.
+type RotationHistogram struct {
+	Counts [rotationBounds + 1]uint64
+	Count  uint64
+	Sum    time.Duration
+}
+
+// Observe counts one sample.
+func (h *RotationHistogram) Observe(d time.Duration) {
+	i := 0
+	for i < len(RotationBuckets) && d > RotationBuckets[i] {
+		i++
+	}
+	h.Counts[i]++
+	h.Count++
+	h.Sum += d
+}
+
+// Merge adds o's samples to h.
+func (h *RotationHistogram) Merge(o RotationHistogram) {
+	for i, c := range o.Counts {
+		h.Counts[i] += c
+	}
+	h.Count += o.Count
+	h.Sum += o.Sum
 }
 
 // Status is a snapshot of the ring's position, for the membership layer and for operators.

@@ -629,6 +629,52 @@ func TestARotationWithARetransmissionIsNotMeasured(t *testing.T) {
 	}
 }
 
+// The rotations the adaptive timer measures are counted in Stats.Rotations, each in its
+// bucket; one with a retransmission is not counted, as it is not measured.
+func TestMeasuredRotationsLandInTheirBuckets(t *testing.T) {
+	cfg := testConfig(2)
+	cfg.TokenRetransmitMin = time.Millisecond
+	r := newTestRing(t, cfg, 1, 2, 3)
+	now, tokSeq := rotate(t, r, 0, 1, 40, 2*time.Millisecond, true)
+	h := r.Status().Stats.Rotations
+	// The first visit has no forward before it to measure from: 39 samples of 2ms, in
+	// (1.6ms, 3.2ms], bucket 7.
+	if h.Count != 39 || h.Counts[7] != 39 || h.Sum != 39*2*time.Millisecond {
+		t.Fatalf("after 39 rotations of 2ms: count %d, bucket 7 %d, sum %v; counts %v", h.Count, h.Counts[7], h.Sum, h.Counts)
+	}
+	now, tokSeq = rotate(t, r, now, tokSeq, 1, 50*time.Millisecond, true) // (25.6ms, 51.2ms]: bucket 11
+	r.Tick(r.Ready().Deadline)                                            // late: re-sent, so the next is not measured
+	r.Ready()
+	rotate(t, r, now, tokSeq, 1, 500*time.Millisecond, true)
+	h = r.Status().Stats.Rotations
+	want := [len(h.Counts)]uint64{7: 39, 11: 1}
+	if h.Counts != want || h.Count != 40 || h.Sum != 39*2*time.Millisecond+50*time.Millisecond {
+		t.Fatalf("counts %v count %d sum %v; want counts %v, count 40, sum 128ms", h.Counts, h.Count, h.Sum, want)
+	}
+}
+
+func TestRotationHistogramBucketBounds(t *testing.T) {
+	var h RotationHistogram
+	for _, d := range []time.Duration{0, RotationBuckets[0], RotationBuckets[0] + 1, RotationBuckets[len(RotationBuckets)-1], time.Hour} {
+		h.Observe(d)
+	}
+	want := [len(h.Counts)]uint64{0: 2, 1: 1, len(RotationBuckets) - 1: 1, len(RotationBuckets): 1}
+	if h.Counts != want || h.Count != 5 {
+		t.Fatalf("counts %v count %d, want %v and 5: a bucket holds the samples up to its bound, the last those above every bound", h.Counts, h.Count, want)
+	}
+	for i := 1; i < len(RotationBuckets); i++ {
+		if RotationBuckets[i] != 2*RotationBuckets[i-1] {
+			t.Fatalf("bound %d is %v, want twice %v", i, RotationBuckets[i], RotationBuckets[i-1])
+		}
+	}
+	var sum Stats
+	sum.Add(Stats{Delivered: 2, Rotations: h})
+	sum.Add(Stats{Delivered: 3, Rotations: h})
+	if sum.Delivered != 5 || sum.Rotations.Count != 10 || sum.Rotations.Counts[0] != 4 || sum.Rotations.Sum != 2*h.Sum {
+		t.Fatalf("Stats.Add: %+v", sum)
+	}
+}
+
 func TestTokenRetransmitWaitsOutAHoldWhenTheRingLooksIdle(t *testing.T) {
 	cfg := testConfig(2)
 	cfg.TokenRetransmitMin = time.Millisecond

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/totem-gcs/totem/membership"
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
+	"github.com/totem-gcs/totem/ring"
 	"github.com/totem-gcs/totem/totem/pack"
 )
 
@@ -50,6 +53,16 @@ type Node struct {
 	status       Status
 	statusGroups uint64 // the group table version status.Groups shows
 
+	// Counters for Status, owned by the loop.
+	transitions        map[Transition]uint64
+	transitionsChanged bool        // since status.Transitions was copied from it
+	ringsBefore        ring.Stats  // the counts of the rings before statsRing
+	statsRing          wire.RingID // the last operational ring, whose counts are ringStats
+	ringStats          ring.Stats
+	deliveredAgreed    uint64 // totem messages delivered, by guarantee
+	deliveredSafe      uint64
+	deliveredBytes     uint64
+
 	runOnce sync.Once
 }
 
@@ -67,6 +80,65 @@ type Status struct {
 	Authenticated bool
 	Groups        map[string][]Member
 	Stats         multicast.Stats
+
+	// RingStats sums the counters of every ring this node has been operational in
+	// (ring.Stats), its token rotation times included. A ring's counts are read while it
+	// is operational: what a ring counts after this node left its operational state (the
+	// messages it still receives while the next ring forms) is not included.
+	RingStats ring.Stats
+	// DeliveredAgreed and DeliveredSafe count the totem messages delivered here in the
+	// total order since the node started, by guarantee (each message is a payload that
+	// packs one or more records: client messages, group joins and leaves, group
+	// announcements); DeliveredBytes counts their payload bytes.
+	DeliveredAgreed, DeliveredSafe, DeliveredBytes uint64
+	// Transitions counts the membership state changes since the node started, by states
+	// and cause. It is shared by every caller of the same snapshot: read it, do not modify
+	// it.
+	Transitions map[Transition]uint64
+	// Queued is the number of totem messages waiting for the token (on the ring, or for
+	// a ring to form).
+	Queued int
+	// Pending is the number of records waiting to be packed into totem messages.
+	Pending int
+	// Waiting is the number of client multicasts held back by backpressure.
+	Waiting int
+	// Sessions is the number of open client sessions.
+	Sessions int
+}
+
+// Transition is a change of the membership state, From To, with its cause: one of the
+// fixed words TransitionCause returns.
+type Transition struct {
+	From, To membership.State
+	Cause    string
+}
+
+// TransitionCause reduces a membership transition's reason (membership.Transition) to
+// one of a fixed set of words, without the node ids, ring ids or errors it may name:
+// start, join, merge (a foreign ring's traffic), consensus (no agreement in time),
+// token_lost, failed_to_receive, commit_token (gather to commit), commit_token_lost,
+// bad_commit_token, commit_token_complete (commit to recovery), installed (recovery to
+// operational), leave, or other.
+func TransitionCause(reason string) string {
+	for _, c := range [...]struct{ prefix, cause string }{
+		{"start", "start"},
+		{"join from ", "join"},
+		{"foreign ring", "merge"},
+		{"consensus", "consensus"},
+		{"token lost", "token_lost"},
+		{"failed to receive", "failed_to_receive"},
+		{"commit token lost", "commit_token_lost"},
+		{"commit token complete", "commit_token_complete"},
+		{"bad commit token", "bad_commit_token"},
+		{"commit token", "commit_token"},
+		{"installed", "installed"},
+		{"leave", "leave"},
+	} {
+		if strings.HasPrefix(reason, c.prefix) {
+			return c.cause
+		}
+	}
+	return "other"
 }
 
 type reqKind uint8
@@ -309,12 +381,25 @@ func (n *Node) flush() error {
 		}
 		for _, tr := range rd.Transitions {
 			n.log.Info("membership", "from", tr.From, "to", tr.To, "ring", tr.Ring, "reason", tr.Reason)
+			if n.transitions == nil {
+				n.transitions = make(map[Transition]uint64)
+			}
+			n.transitions[Transition{tr.From, tr.To, TransitionCause(tr.Reason)}]++
+			n.transitionsChanged = true
 		}
 		n.multicast(rd.Multicast)
 		for _, u := range rd.Unicast {
 			n.send(u.To, u.Packet)
 		}
 		for _, ev := range rd.Events {
+			if ev.Msg != nil {
+				if ev.Msg.Guarantee == wire.Safe {
+					n.deliveredSafe++
+				} else {
+					n.deliveredAgreed++
+				}
+				n.deliveredBytes += uint64(len(ev.Msg.Payload))
+			}
 			n.deliver(ev)
 		}
 		n.publishStatus()
@@ -443,7 +528,20 @@ func (n *Node) publishStatus() {
 	n.status.Rotation = 0
 	if rs, ok := n.m.RingStatus(); ok {
 		n.status.Rotation = rs.Rotation
+		if rs.Ring != n.statsRing {
+			n.ringsBefore.Add(n.ringStats)
+			n.statsRing = rs.Ring
+		}
+		n.ringStats = rs.Stats
 	}
+	n.status.RingStats = n.ringsBefore
+	n.status.RingStats.Add(n.ringStats)
+	n.status.DeliveredAgreed, n.status.DeliveredSafe, n.status.DeliveredBytes = n.deliveredAgreed, n.deliveredSafe, n.deliveredBytes
+	if n.transitionsChanged {
+		n.status.Transitions, n.transitionsChanged = maps.Clone(n.transitions), false
+	}
+	n.status.Queued, n.status.Pending, n.status.Waiting = st.Queued, n.packer.Pending(), len(n.waiting)
+	n.status.Sessions = len(n.sessions)
 	if n.status.Groups == nil || n.groups.version != n.statusGroups {
 		groups := make(map[string][]Member, len(n.groups.groups))
 		for g, ms := range n.groups.groups {

@@ -55,6 +55,7 @@ func newApp() *cli.App {
 			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
 			&cli.StringFlag{Name: "impair", Hidden: true, Usage: "TESTING ONLY: delay, jitter, lose, duplicate and reorder received datagrams (`delay=2ms,jitter=1ms,loss=0.01,dup=0.01,reorder=0.02,seed=N`)"},
 			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics on `HOST:PORT` (off by default)"},
 		},
 		Action:       run,
 		Version:      buildinfo.Version(),
@@ -219,7 +220,7 @@ func load(c *cli.Context) (*settings, error) {
 		return err
 	}
 	s := &settings{cluster: get("cluster"), iface: get("interface"), socket: get("socket"),
-		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"),
+		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"), metrics: get("metrics"),
 		peers: map[wire.NodeID]netip.AddrPort{}}
 	id, err := strconv.ParseUint(get("node-id"), 0, 64)
 	if err != nil || id == 0 || id > 1<<32-1 {
@@ -291,6 +292,9 @@ func load(c *cli.Context) (*settings, error) {
 			}
 			*list.to = append(*list.to, uint32(v))
 		}
+	}
+	if err := checkMetricsAddr(s.metrics); err != nil {
+		return nil, inFile(err, "metrics")
 	}
 	if err := s.checkAuthentication(); err != nil {
 		return nil, inFile(err, "listen", "key-file", "unauthenticated")
@@ -371,6 +375,15 @@ func run(c *cli.Context) error {
 	node, err := totem.New(cfg, tr)
 	if err != nil {
 		return err
+	}
+	if s.metrics != "" {
+		mctx, stopMetrics := context.WithCancel(c.Context)
+		defer stopMetrics()
+		addr, err := serveMetrics(mctx, s.metrics, node, log)
+		if err != nil {
+			return err
+		}
+		log.Info("serving metrics", "addr", addr.String(), "path", "/metrics")
 	}
 	if err := os.MkdirAll(filepath.Dir(s.socket), 0o750); err != nil {
 		return err

@@ -39,6 +39,7 @@ type settings struct {
 	unauthenticated bool
 	allowUIDs       []uint32 // clients allowed by uid (none: any)
 	allowGIDs       []uint32
+	metrics         string // HOST:PORT of the Prometheus endpoint ("": none)
 }
 
 // transportName says how the ring's datagrams travel.
@@ -159,7 +160,7 @@ var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
 	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
 	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "unauthenticated": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
-	"allow-uid": true, "allow-gid": true,
+	"allow-uid": true, "allow-gid": true, "metrics": true,
 }
 
 // parsePeer parses ID@HOST:PORT.

@@ -1,0 +1,89 @@
+package totem_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/totem-gcs/totem/membership"
+	"github.com/totem-gcs/totem/totem"
+)
+
+// Transition causes are a fixed set of words: the reasons' node and ring ids are gone,
+// so that a metric labelled by cause stays small.
+func TestTransitionCause(t *testing.T) {
+	for reason, want := range map[string]string{
+		"start":                          "start",
+		"join from 3":                    "join",
+		"join from 12 during recovery":   "join",
+		"foreign ring 2.40":              "merge",
+		"token lost":                     "token_lost",
+		"token lost: none from 2 for 3s": "token_lost",
+		"failed to receive":              "failed_to_receive",
+		"consensus timeout: no agreement from 2, 3": "consensus",
+		"commit token":                      "commit_token",
+		"commit token lost":                 "commit_token_lost",
+		"commit token lost: not back in 3s": "commit_token_lost",
+		"commit token complete":             "commit_token_complete",
+		"bad commit token: no members":      "bad_commit_token",
+		"installed":                         "installed",
+		"leave":                             "leave",
+		"something new":                     "other",
+		"":                                  "other",
+	} {
+		if got := totem.TransitionCause(reason); got != want {
+			t.Errorf("TransitionCause(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+// The status counters are the node's since it started: a new ring does not reset them.
+func TestStatusCountersSurviveARingChange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	nodes := startCluster(t, 3, nil)
+	waitRing(t, ctx, nodes, 3)
+	s, err := nodes[0].n.Open(ctx, 1, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Join(ctx, "g"); err != nil {
+		t.Fatal(err)
+	}
+	nextView(t, ctx, s, "g", 1)
+	if err := s.Multicast(ctx, "g", []byte("safe"), true); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := s.Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.View == nil {
+			break
+		}
+	}
+	before := nodes[0].n.Status()
+	if before.RingStats.TokensAccepted == 0 || before.RingStats.Originated == 0 || before.DeliveredSafe == 0 || before.Sessions != 1 {
+		t.Fatalf("status on a ring with traffic: %+v", before)
+	}
+	installed := totem.Transition{From: membership.Recovery, To: membership.Operational, Cause: "installed"}
+	start := totem.Transition{From: 0, To: membership.Gather, Cause: "start"}
+	if before.Transitions[start] != 1 || before.Transitions[installed] == 0 {
+		t.Fatalf("transitions %v: want one start and an installation", before.Transitions)
+	}
+
+	nodes[2].stop(t)
+	waitRing(t, ctx, nodes[:2], 2)
+	after := nodes[0].n.Status()
+	if after.Ring == before.Ring {
+		t.Fatal("no new ring")
+	}
+	b, a := before.RingStats, after.RingStats
+	if a.TokensAccepted < b.TokensAccepted || a.Originated < b.Originated || a.Delivered < b.Delivered ||
+		a.Rotations.Count < b.Rotations.Count || after.DeliveredSafe < before.DeliveredSafe {
+		t.Fatalf("counters went down across a ring change:\nbefore %+v\nafter  %+v", b, a)
+	}
+	if after.Transitions[installed] <= before.Transitions[installed] {
+		t.Fatalf("transitions %v after a new ring, before %v: want one more installation", after.Transitions, before.Transitions)
+	}
+}
