@@ -70,6 +70,14 @@ type Transition struct {
 	From, To State
 	Ring     wire.RingID // the ring being formed or installed, if known
 	Reason   string
+	// Failure: a timer expired (the token or the commit token lost, no consensus), as
+	// opposed to a join, a leave or a merge: what an operator is warned about.
+	Failure bool
+	// Waited is how long the expired timer had waited, and Suspects the nodes it points
+	// at: the predecessor that stopped passing the token, the nodes that did not answer
+	// joins.
+	Waited   time.Duration
+	Suspects []wire.NodeID
 }
 
 // Ready is what the machine wants done after an event. Ready() drains it.

@@ -10,6 +10,12 @@ import (
 // shiftToGather abandons the current ring (or the membership round in progress) and
 // starts gathering: announce our view of the members, collect the others' views.
 func (m *Machine) shiftToGather(now time.Duration, reason string) {
+	m.shiftToGatherBecause(now, Transition{Reason: reason})
+}
+
+// shiftToGatherBecause is shiftToGather for a failure: why carries the reason and the
+// failure's details (From, To and Ring are filled in here).
+func (m *Machine) shiftToGatherBecause(now time.Duration, why Transition) {
 	switch m.state {
 	case Operational:
 		// The installed ring becomes the old ring: keep its store, take back what was
@@ -31,7 +37,8 @@ func (m *Machine) shiftToGather(now time.Duration, reason string) {
 	}
 	m.cur, m.rec = nil, nil
 	m.commitCopy, m.commitResendAt, m.commitLossAt = nil, 0, 0
-	m.transition(Gather, m.regID, reason)
+	why.From, why.To, why.Ring = m.state, Gather, m.regID
+	m.record(why)
 	m.restartGather(now)
 }
 
@@ -162,10 +169,16 @@ func (m *Machine) checkConsensus(now time.Duration) {
 // agreed but no commit token came, the representative may be gone: start a new round
 // (its silence will then fail it).
 func (m *Machine) consensusTimeout(now time.Duration) {
+	var silent []wire.NodeID
 	for _, id := range m.live() {
 		if !m.consensus[id] {
 			m.fail = setAdd(m.fail, id)
+			silent = append(silent, id)
 		}
+	}
+	if len(silent) > 0 {
+		m.record(Transition{From: Gather, To: Gather, Ring: m.regID, Reason: "consensus timeout: no agreement from " + joinIDs(silent),
+			Failure: true, Waited: m.cfg.Consensus, Suspects: silent})
 	}
 	m.restartGather(now)
 	m.checkConsensus(now)

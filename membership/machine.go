@@ -3,6 +3,7 @@ package membership
 import (
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
@@ -213,10 +214,25 @@ func (m *Machine) stopRings() {
 }
 
 func (m *Machine) transition(to State, ring wire.RingID, reason string) {
-	if m.state != to || to == Gather {
-		m.ready.Transitions = append(m.ready.Transitions, Transition{From: m.state, To: to, Ring: ring, Reason: reason})
+	m.record(Transition{From: m.state, To: to, Ring: ring, Reason: reason})
+}
+
+// record reports a transition (every one into Gather, a restart of it included) and
+// makes it.
+func (m *Machine) record(t Transition) {
+	if m.state != t.To || t.To == Gather {
+		m.ready.Transitions = append(m.ready.Transitions, t)
 	}
-	m.state = to
+	m.state = t.To
+}
+
+// joinIDs writes node ids as "2, 3".
+func joinIDs(ids []wire.NodeID) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.String()
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Step handles a decoded packet from processor from.
@@ -342,14 +358,15 @@ func (m *Machine) deliverFromCurrent(now time.Duration, msg *wire.Mcast) {
 func (m *Machine) handleFault(now time.Duration, f ring.Fault) bool {
 	switch f.Kind {
 	case ring.FaultTokenLost:
-		m.shiftToGather(now, "token lost")
+		m.shiftToGatherBecause(now, Transition{Reason: "token lost: none from " + f.From.String() + " for " + f.Waited.String(),
+			Failure: true, Waited: f.Waited, Suspects: []wire.NodeID{f.From}})
 		return true
 	case ring.FaultFailedToReceive:
 		// Totem: a processor that cannot receive what the others hold declares itself
 		// failed, so that the rest can go on; it forms a ring alone and merges back when
 		// it can receive again.
 		members := m.cur.Members()
-		m.shiftToGather(now, "failed to receive")
+		m.shiftToGatherBecause(now, Transition{Reason: "failed to receive: this node misses messages the others no longer keep", Failure: true})
 		m.fail = setAdd(m.fail, setMinus(members, []wire.NodeID{m.self})...)
 		m.proc = setAdd(m.proc, m.fail...)
 		m.restartGather(now)
@@ -373,7 +390,8 @@ func (m *Machine) Tick(now time.Duration) {
 		}
 	case Commit, Recovery:
 		if m.state == Commit && now >= m.commitLossAt {
-			m.shiftToGather(now, "commit token lost")
+			m.shiftToGatherBecause(now, Transition{Reason: "commit token lost: not back within " + m.cfg.Ring.TokenTimeout.String(),
+				Failure: true, Waited: m.cfg.Ring.TokenTimeout})
 			break
 		}
 		if m.commitCopy != nil && m.commitResendAt != 0 && now >= m.commitResendAt {

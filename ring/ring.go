@@ -43,8 +43,13 @@ func (k FaultKind) String() string {
 // Fault is reported in Ready.Faults.
 type Fault struct {
 	Kind FaultKind
-	From wire.NodeID // FaultForeign: the foreign message's sender
+	// From is FaultForeign's sender, and FaultTokenLost's predecessor: the member that
+	// should have passed us the token (the failed one, or the first after it).
+	From wire.NodeID
 	Ring wire.RingID // FaultForeign: the foreign ring
+	// Waited is FaultTokenLost's time since we last accepted the token (or since the
+	// ring started, if it never came).
+	Waited time.Duration
 }
 
 // Unicast is a packet for one member.
@@ -181,10 +186,12 @@ type Pending struct {
 
 // Ring is one member's state for one ring. It is not safe for concurrent use.
 type Ring struct {
-	cfg       Config
-	id        wire.RingID
-	members   []wire.NodeID
-	successor wire.NodeID
+	cfg         Config
+	id          wire.RingID
+	members     []wire.NodeID
+	successor   wire.NodeID
+	predecessor wire.NodeID   // who passes us the token, named when it stops
+	tokenAt     time.Duration // when we last accepted the token (or the ring started)
 
 	msgs          store
 	aru           wire.Seq // my_aru: all of 1..aru received
@@ -252,13 +259,14 @@ func New(cfg Config, id wire.RingID, members []wire.NodeID, now time.Duration) (
 		return nil, fmt.Errorf("ring: self %d not in members %v", cfg.Self, ms)
 	}
 	r := &Ring{
-		cfg:       cfg,
-		id:        id,
-		members:   ms,
-		successor: ms[(i+1)%len(ms)],
-		missed:    make(map[wire.Seq]int),
+		cfg:         cfg,
+		id:          id,
+		members:     ms,
+		successor:   ms[(i+1)%len(ms)],
+		predecessor: ms[(i+len(ms)-1)%len(ms)],
+		missed:      make(map[wire.Seq]int),
 	}
-	r.lossAt = now + cfg.TokenTimeout
+	r.lossAt, r.tokenAt = now+cfg.TokenTimeout, now
 	return r, nil
 }
 
@@ -420,7 +428,7 @@ func (r *Ring) Tick(now time.Duration) {
 		r.retransmitAt = 0
 		if !r.lossReported {
 			r.lossReported = true
-			r.ready.Faults = append(r.ready.Faults, Fault{Kind: FaultTokenLost})
+			r.ready.Faults = append(r.ready.Faults, Fault{Kind: FaultTokenLost, From: r.predecessor, Waited: now - r.tokenAt})
 		}
 	}
 }

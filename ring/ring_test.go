@@ -411,8 +411,10 @@ func TestTokenLossReportedOnce(t *testing.T) {
 	}
 	r.Tick(400 * time.Millisecond)
 	r.Tick(900 * time.Millisecond)
-	if f := r.Ready().Faults; !slices.Equal(f, []Fault{{Kind: FaultTokenLost}}) {
-		t.Fatalf("faults %v, want one token loss", f)
+	// Node 2's predecessor is 1: it should have passed the token, and nothing came
+	// for the whole 400 ms since the ring started.
+	if f := r.Ready().Faults; !slices.Equal(f, []Fault{{Kind: FaultTokenLost, From: 1, Waited: 400 * time.Millisecond}}) {
+		t.Fatalf("faults %v, want one token loss naming predecessor 1 after 400ms", f)
 	}
 }
 

@@ -77,7 +77,7 @@ func (r *Ring) visit(now time.Duration, t *wire.Token) {
 
 	r.tokenSeq = t.TokenSeq
 	t.TokenSeq++
-	r.lossAt = now + r.cfg.TokenTimeout
+	r.lossAt, r.tokenAt = now+r.cfg.TokenTimeout, now
 	r.lossReported = false
 	r.deliver()
 }

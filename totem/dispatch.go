@@ -1,6 +1,8 @@
 package totem
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 
 	"github.com/totem-gcs/totem/membership"
@@ -135,7 +137,16 @@ func (n *Node) deliver(ev membership.Event) {
 }
 
 func (n *Node) configChange(c *membership.Configuration) {
-	n.log.Info("configuration", "transitional", c.Transitional, "ring", c.Ring, "members", c.Members, "left", c.Left, "joined", c.Joined)
+	// A configuration that changes nothing (the same members on a new ring) is only
+	// worth a debug line; one that loses members, a warning.
+	level := slog.LevelInfo
+	switch {
+	case len(c.Left)+len(c.Joined) == 0:
+		level = slog.LevelDebug
+	case len(c.Left) > 0 && c.Transitional:
+		level = slog.LevelWarn
+	}
+	n.log.Log(context.Background(), level, "configuration", "transitional", c.Transitional, "ring", c.Ring, "members", c.Members, "left", c.Left, "joined", c.Joined)
 	if c.Transitional {
 		for _, id := range c.Left {
 			n.assembler.Forget(id)

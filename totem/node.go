@@ -32,6 +32,11 @@ type Node struct {
 	groups    *groupTable
 	start     time.Time
 
+	// Pause detection (notePause): when the timer was due, and the last pause seen.
+	timerDue  time.Time
+	pausedFor time.Duration
+	pausedAt  time.Time
+
 	reqs    chan *request
 	stopped chan struct{} // closed when Run returns
 
@@ -310,6 +315,7 @@ func (n *Node) run(ctx context.Context) error {
 		case r := <-n.reqs:
 			n.handle(r)
 		case <-timer.C:
+			n.notePause()
 			n.m.Tick(n.now())
 		}
 		if err := n.flush(); err != nil {
@@ -325,7 +331,53 @@ func (n *Node) arm(t *time.Timer) {
 	if dl := n.m.Deadline(); dl != 0 {
 		d = max(0, dl-n.now())
 	}
+	n.timerDue = time.Now().Add(d)
 	t.Reset(d)
+}
+
+// notePause checks, when the timer fires, how late the loop got to it. Much later than
+// the scheduler's usual slack means this process did not run (SIGSTOP, a paused VM, a
+// starved host): the failures it is about to report are its own, not its peers'.
+func (n *Node) notePause() {
+	late := time.Since(n.timerDue)
+	if late < pauseThreshold(n.cfg) {
+		return
+	}
+	n.pausedFor, n.pausedAt = late, time.Now()
+	n.log.Warn("this node was not running: its timer fired late (SIGSTOP, a paused VM or an overloaded host?); the membership changes that follow are probably its own doing",
+		"late", late.Round(time.Millisecond))
+}
+
+// pauseThreshold is how late a timer must fire to count as a pause: a quarter of the
+// token timeout, and never below 100 ms of scheduling noise.
+func pauseThreshold(cfg Config) time.Duration {
+	return max(100*time.Millisecond, cfg.Membership.Ring.TokenTimeout/4)
+}
+
+// logTransition writes one membership transition: a failure as a warning with its
+// timer and suspects (and the pause that probably caused it, if this node was just
+// paused), entering gather for a join or a merge and installing a ring at info, the
+// steps between at debug.
+func (n *Node) logTransition(tr membership.Transition) {
+	attrs := []any{"from", tr.From, "to", tr.To, "ring", tr.Ring, "reason", tr.Reason}
+	if tr.Waited > 0 {
+		attrs = append(attrs, "waited", tr.Waited.Round(time.Millisecond))
+	}
+	if len(tr.Suspects) > 0 {
+		attrs = append(attrs, "suspects", tr.Suspects)
+	}
+	switch {
+	case tr.Failure:
+		if n.pausedFor > 0 && time.Since(n.pausedAt) < 2*n.cfg.Membership.Ring.TokenTimeout {
+			attrs = append(attrs, "after_pause", n.pausedFor.Round(time.Millisecond),
+				"cause", "this node was paused, not its peers")
+		}
+		n.log.Warn("membership", attrs...)
+	case tr.To == membership.Gather || tr.To == membership.Operational:
+		n.log.Info("membership", attrs...)
+	default:
+		n.log.Debug("membership", attrs...)
+	}
 }
 
 // receive handles one datagram and every other already waiting: messages first, tokens
@@ -380,7 +432,7 @@ func (n *Node) flush() error {
 			}
 		}
 		for _, tr := range rd.Transitions {
-			n.log.Info("membership", "from", tr.From, "to", tr.To, "ring", tr.Ring, "reason", tr.Reason)
+			n.logTransition(tr)
 			if n.transitions == nil {
 				n.transitions = make(map[Transition]uint64)
 			}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"regexp"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -333,6 +334,23 @@ func TestPauseBeyondTheTokenTimeout(t *testing.T) {
 	must(t, c.ring.Signal(n2, syscall.SIGCONT))
 	t.Logf("paused node back in %v", c.waitRing(c.ring.Nodes...))
 	c.steady(time.Second)
+	// The logs say what happened: node 3 (2's successor) lost the token coming from 2
+	// and warns naming it; node 2 knows it was the one paused.
+	if log := c.ring.Node(3).Log(); !regexp.MustCompile(`level=WARN msg=membership .*reason="token lost: none from 2 for [0-9.]+m?s".*suspects=\[2\]`).MatchString(log) {
+		t.Errorf("node 3 did not warn of the token lost from node 2:\n%s", tail(log, 20))
+	}
+	log := n2.Log()
+	if !strings.Contains(log, "this node was not running") {
+		t.Errorf("node 2 did not notice its own pause:\n%s", tail(log, 20))
+	}
+	if !regexp.MustCompile(`level=WARN msg=membership .*after_pause=`).MatchString(log) {
+		t.Errorf("node 2's failure lines do not blame its pause:\n%s", tail(log, 20))
+	}
+	if testing.Verbose() {
+		for _, n := range c.ring.Nodes {
+			t.Logf("node %d:\n%s", n.ID, tail(n.Log(), 14))
+		}
+	}
 	c.finish()
 }
 
