@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"maps"
-	"slices"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
