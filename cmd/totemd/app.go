@@ -41,7 +41,8 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "state-dir", Usage: "`DIR` keeping the ring sequence number across restarts"},
 			&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, mode 0600, see 'totemd keygen'): datagrams are encrypted and authenticated with it"},
 			&cli.BoolFlag{Name: "unauthenticated", Usage: "allow running without --key-file on a non-loopback address, where anyone who reaches the ports can forge tokens and messages"},
-			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout; the other timers follow from it"},
+			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout of a ring of up to two nodes; the other timers follow from it"},
+			&cli.DurationFlag{Name: "token-coefficient", Value: 650 * time.Millisecond, Usage: "added to --token-timeout for each --peer beyond two, as Corosync does (0: none)"},
 			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
@@ -148,7 +149,7 @@ func checkConfig(c *cli.Context) error {
 	if s.keyFile != "" {
 		key = s.keyFile
 	}
-	fmt.Fprintf(w, "key %s; token timeout %v\nsocket %s; state in %s\n", key, s.tokenTimeout, s.socket, s.stateDir)
+	fmt.Fprintf(w, "key %s; token timeout %v (effective)\nsocket %s; state in %s\n", key, s.tokenTimeout, s.socket, s.stateDir)
 	if len(s.allowUIDs)+len(s.allowGIDs) > 0 {
 		fmt.Fprintf(w, "clients: uid %s; gid %s (and root)\n", joinUint(s.allowUIDs), joinUint(s.allowGIDs))
 	}
@@ -245,6 +246,11 @@ func load(c *cli.Context) (*settings, error) {
 	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
 		return nil, inFile(fmt.Errorf("--token-timeout must be a duration of at least 30ms"), "token-timeout")
 	}
+	coefficient, err := time.ParseDuration(strings.TrimSpace(get("token-coefficient")))
+	if err != nil || coefficient < 0 {
+		return nil, inFile(fmt.Errorf("--token-coefficient must be a duration of at least 0s"), "token-coefficient")
+	}
+	s.tokenTimeout = scaledTokenTimeout(s.tokenTimeout, coefficient, len(s.peers))
 	if s.maxMessage, err = atoi(get("max-message-size")); err != nil || s.maxMessage < 1 || s.maxMessage > 64<<20 {
 		return nil, inFile(fmt.Errorf("--max-message-size must be 1..67108864"), "max-message-size")
 	}
@@ -371,6 +377,8 @@ func run(c *cli.Context) error {
 	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
 	cfg.Authenticated = s.keyFile != ""
 	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
+	log.Info("timers", "token", cfg.Membership.Ring.TokenTimeout, "token_retransmit", cfg.Membership.Ring.TokenRetransmit,
+		"consensus", cfg.Membership.Consensus, "join", cfg.Membership.Join, "merge", cfg.Membership.Merge)
 	cfg.MaxMessageSize, cfg.EventQueue, cfg.EventQueueBytes = s.maxMessage, s.eventQueue, s.eventQueueBytes
 	node, err := totem.New(cfg, tr)
 	if err != nil {

@@ -55,6 +55,7 @@ func TestCommandLine(t *testing.T) {
 	good := write("good.conf", "node-id 2\nlisten localhost:6002\npeer 1@127.0.0.1:6001\npeer 2@localhost:6002\ntoken-timeout 1s\n")
 	badID := write("bad-id.conf", "# comment\nnode-id abc\n")
 	badKey := write("bad-key.conf", "node-id 1\nwobble 3\n")
+	five := write("five.conf", "node-id 1\nlisten 127.0.0.1:6001\npeer 1@127.0.0.1:6001\npeer 2@127.0.0.1:6002\npeer 3@127.0.0.1:6003\npeer 4@127.0.0.1:6004\npeer 5@127.0.0.1:6005\n")
 	twice := write("twice.conf", "node-id 1\nmtu 1500\n\nmtu 9000\n")
 	access := write("access.conf", "allow-uid 1000\nallow-uid 1001\nallow-gid 50\n")
 	badUID := write("bad-uid.conf", "allow-uid alice\n")
@@ -72,6 +73,9 @@ func TestCommandLine(t *testing.T) {
 		{"a duration without a unit", []string{"--token-timeout", "10"}, 2, nil, []string{"token-timeout", "3s"}},
 		{"check-config of a good file", []string{"check-config", good}, 0, []string{good + ": ok", "node 2", "127.0.0.1:6002", "peer 1 at 127.0.0.1:6001", "token timeout 1s"}, nil},
 		{"check-config names file, line and value", []string{"check-config", badID}, 2, nil, []string{badID + ":2: node-id \"abc\"", "1..4294967295"}},
+		{"the token timeout grows with the ring, as Corosync's", []string{"check-config", five}, 0, []string{"token timeout 4.95s (effective)"}, nil},
+		{"unless told not to", []string{"--token-coefficient", "0", "check-config", five}, 0, []string{"token timeout 3s (effective)"}, nil},
+		{"a ring of two keeps the base", []string{"check-config", good}, 0, []string{"token timeout 1s (effective)"}, nil},
 		{"a key given twice", []string{"check-config", twice}, 2, nil, []string{twice + ":4: mtu is given again (first on line 2)"}},
 		{"access rules in the file", []string{"check-config", access}, 0, []string{"clients: uid 1000, 1001; gid 50"}, nil},
 		{"a uid that is not a number", []string{"check-config", badUID}, 2, nil, []string{badUID + ":1: allow-uid \"alice\""}},

@@ -42,6 +42,19 @@ type settings struct {
 	metrics         string // HOST:PORT of the Prometheus endpoint ("": none)
 }
 
+// scaledTokenTimeout is the token timeout a ring of members nodes runs with: base, plus
+// coefficient for every member beyond two, as Corosync's token_coefficient. A larger
+// ring has more hops for the token to make, and more nodes whose scheduling hiccups
+// (a busy VM) can delay it, so a timeout right for two is too eager for sixteen. Only
+// a udpu ring knows its size from its configuration (the peer list, the same on every
+// node); a multicast ring runs with base.
+func scaledTokenTimeout(base, coefficient time.Duration, members int) time.Duration {
+	if members <= 2 {
+		return base
+	}
+	return base + time.Duration(members-2)*coefficient
+}
+
 // transportName says how the ring's datagrams travel.
 func (s *settings) transportName() string {
 	if s.mcast.IsValid() {
@@ -158,7 +171,7 @@ var repeatedKeys = map[string]bool{"peer": true, "allow-uid": true, "allow-gid":
 
 var knownKeys = map[string]bool{
 	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
-	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "log-level": true,
+	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "token-coefficient": true, "log-level": true,
 	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "unauthenticated": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
 	"allow-uid": true, "allow-gid": true, "metrics": true,
 }

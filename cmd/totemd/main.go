@@ -6,8 +6,9 @@
 //     node list with ids and addresses, timers, key, socket and access rules), each
 //     node picking its entry by id or local address; it replaces today's "key value"
 //     file (config.go), whose rules (file:line errors, no repeats) it must keep;
-//   - timeouts that scale with the number of nodes as Corosync's token_coefficient
-//     does, every effective timer shown in status;
+//   - every effective timer in status (today: check-config and the "timers" line at
+//     start); the token coefficient scales udpu rings only, a multicast ring does not
+//     know its size;
 //   - totemctl status as a table of every configured node (address, member, missing,
 //     last heard), transport, key and timers, with --json, and totemctl watch; this
 //     needs the transport to keep a last-heard time per node;

@@ -255,7 +255,8 @@ func (r *Ring) args(n *Node) []string {
 	args := []string{
 		"--node-id", fmt.Sprint(n.ID), "--listen", n.Addr,
 		"--socket", n.Socket, "--state-dir", n.StateDir,
-		"--token-timeout", r.opts.TokenTimeout.String(), "--cluster", r.opts.Cluster,
+		// TokenTimeout is the timeout the ring runs with, whatever its size.
+		"--token-timeout", r.opts.TokenTimeout.String(), "--token-coefficient", "0", "--cluster", r.opts.Cluster,
 	}
 	if r.opts.Mcast != "" {
 		args = append(args, "--mcast", r.opts.Mcast)
