@@ -35,6 +35,7 @@ sys_version() { echo "totemd $(git -C "$TOTEM_SRC" rev-parse --short HEAD 2>/dev
 
 _totem_socket() { echo "$TOTEM_STATE/node$1/totemd.sock"; }
 
+# (computed here for udp and udpu alike, so totemd scales nothing itself)
 _totem_token_ms() { echo $((3000 + 650 * ($1 > 2 ? $1 - 2 : 0))); }
 
 sys_start() { # N VARIANT
@@ -47,7 +48,7 @@ sys_start() { # N VARIANT
         mkdir -p "$TOTEM_STATE/node$i"
         args=(--node-id "$i" --cluster bench --listen "10.77.0.$i:5405"
               --socket "$(_totem_socket "$i")" --state-dir "$TOTEM_STATE/node$i"
-              --token-timeout "$(_totem_token_ms "$n")ms" --log-level warn --event-queue 262144
+              --token-timeout "$(_totem_token_ms "$n")ms" --token-coefficient 0 --log-level warn --event-queue 262144
               --unauthenticated) # as the Corosync runs: no crypto
         if [ "$var" = udp ]; then
             args+=(--mcast 239.192.77.2:5405 --interface lan0)
