@@ -59,6 +59,14 @@ func isFrame(plain []byte) bool {
 	return len(plain) >= 2 && binary.BigEndian.Uint16(plain) == fragMagic
 }
 
+// frameSender reads the sender's node id from a frame's header.
+func frameSender(plain []byte) (wire.NodeID, bool) {
+	if len(plain) < fragHeaderLen {
+		return 0, false
+	}
+	return wire.NodeID(binary.BigEndian.Uint32(plain[5:9])), true
+}
+
 // reassembler collects frames into datagrams. Safe for concurrent use (both readers).
 type reassembler struct {
 	mu      sync.Mutex

@@ -2,7 +2,6 @@ package multicast
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -79,12 +78,12 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 		u.authDrops.add(src)
 		return
 	}
-	if !u.fresh(datagram, plain, src) {
-		return
-	}
-	if !isFrame(plain) {
-		plain = bytes.Clone(plain)
-	} else {
+	var ok bool
+	var h wire.Header
+	if isFrame(plain) {
+		if sender, ok := frameSender(plain); ok && !u.fresh(datagram, sender, src) {
+			return
+		}
 		whole, res := u.reasm.add(plain)
 		switch res {
 		case fragSelf:
@@ -96,13 +95,15 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 		if whole == nil {
 			return
 		}
+		if h, ok = u.peekHeader(whole, src); !ok {
+			return
+		}
 		plain = whole
-	}
-	h, err := wire.PeekHeader(plain, u.cfg.Cluster)
-	if err != nil {
-		u.st.dropHeader.Add(1)
-		u.headerDrops.add(src)
-		return
+	} else {
+		if h, ok = u.peekHeader(plain, src); !ok || !u.fresh(datagram, h.Sender, src) {
+			return
+		}
+		plain = bytes.Clone(plain)
 	}
 	if h.Sender == u.cfg.NodeID {
 		u.dropSelf(src)
@@ -123,21 +124,29 @@ func (u *UDP) dropSelf(src netip.AddrPort) {
 	}
 }
 
-// fresh applies the replay filter to a datagram Open accepted (with a key only: without
-// one anybody can forge anything, so replays are no further risk). It counts what it
-// drops. Our own id is left to dropSelf, except a copy of one of our own datagrams from
-// elsewhere, which is a replay, not another node with our id.
-func (u *UDP) fresh(datagram, plain []byte, src netip.AddrPort) bool {
+// peekHeader reads an opened datagram's header, counting one that is not of this
+// cluster.
+func (u *UDP) peekHeader(plain []byte, src netip.AddrPort) (wire.Header, bool) {
+	h, err := wire.PeekHeader(plain, u.cfg.Cluster)
+	if err != nil {
+		u.st.dropHeader.Add(1)
+		u.headerDrops.add(src)
+		return h, false
+	}
+	return h, true
+}
+
+// fresh applies the replay filter to a datagram Open accepted from sender (with a key
+// only: without one anybody can forge anything, so replays are no further risk). It
+// counts what it drops. Our own id is left to dropSelf, except a copy of one of our own
+// datagrams from elsewhere, which is a replay, not another node with our id.
+func (u *UDP) fresh(datagram []byte, sender wire.NodeID, src netip.AddrPort) bool {
 	if u.replay == nil {
 		return true
 	}
 	epoch, counter, ok := sealedSequence(datagram)
 	if !ok {
 		return true
-	}
-	sender, ok := plainSender(plain, u.cfg.Cluster)
-	if !ok {
-		return true // a bad header or frame, dropped further on
 	}
 	if sender == u.cfg.NodeID {
 		if epoch == u.epoch && src != u.local && !u.local.Addr().IsUnspecified() {
@@ -158,18 +167,6 @@ func (u *UDP) fresh(datagram, plain []byte, src netip.AddrPort) bool {
 		return false
 	}
 	return true
-}
-
-// plainSender reads the sender's node id from an opened datagram or frame.
-func plainSender(plain []byte, cluster uint32) (wire.NodeID, bool) {
-	if isFrame(plain) {
-		if len(plain) < fragHeaderLen {
-			return 0, false
-		}
-		return wire.NodeID(binary.BigEndian.Uint32(plain[5:9])), true
-	}
-	h, err := wire.PeekHeader(plain, cluster)
-	return h.Sender, err == nil
 }
 
 // enqueue hands a packet to the node without ever blocking the reader: a full queue means

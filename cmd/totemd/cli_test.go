@@ -8,36 +8,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/totem-gcs/totem/demo/localring/ringtest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	ringtest.Cleanup()
+	os.Exit(code)
+}
 
-// totemdBinary builds the real binary once per test run.
+// totemdBinary is the real binary, built once per test binary.
 func totemdBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "totemd-cli")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "totemd")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = errors.New(string(out))
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build totemd: %v", buildErr)
-	}
-	return binPath
+	return filepath.Join(ringtest.Binaries(t, "github.com/totem-gcs/totem/cmd/totemd"), "totemd")
 }
 
 // The command line as an operator meets it: every case runs the real binary, none may

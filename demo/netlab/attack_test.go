@@ -12,8 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -338,18 +338,7 @@ func replayed(sts []client.Status) (out []uint64) {
 func TestTwoDaemonsWithOneNodeID(t *testing.T) {
 	c, dir := keyedCluster(t)
 	c.steady(300 * time.Millisecond)
-	impostor := c.lan.Command(4, filepath.Join(binDir, "totemd"),
-		"--node-id", "2", "--listen", c.lan.Addr(4).String()+":5405",
-		"--socket", filepath.Join(dir, "impostor.sock"), "--state-dir", filepath.Join(dir, "impostor"),
-		"--token-timeout", tokenTimeout.String(), "--cluster", c.ring.Cluster(),
-		"--mcast", netlab.MulticastGroup.String()+":5405", "--interface", netlab.Iface,
-		"--key-file", filepath.Join(dir, "authkey"))
-	var out bytes.Buffer
-	impostor.Stdout, impostor.Stderr = &out, &out
-	must(t, impostor.Start())
-	time.Sleep(3 * time.Second)
-	must(t, impostor.Process.Kill())
-	impostor.Wait()
+	c.runStray(dir, 2, filepath.Join(dir, "authkey"), func() { time.Sleep(3 * time.Second) })
 	genuine, fake := c.lan.Addr(2).String(), c.lan.Addr(4).String()
 	var counted uint64
 	for i, st := range c.statuses() {
@@ -388,18 +377,7 @@ func TestADaemonWithAnotherKey(t *testing.T) {
 	otherKey := filepath.Join(dir, "otherkey")
 	must(t, os.WriteFile(otherKey, multicast.GenerateKey(), 0o600))
 	ring, before := c.ringID(), c.statuses()
-	stranger := c.lan.Command(4, filepath.Join(binDir, "totemd"),
-		"--node-id", "4", "--listen", c.lan.Addr(4).String()+":5405",
-		"--socket", filepath.Join(dir, "n4.sock"), "--state-dir", filepath.Join(dir, "n4"),
-		"--token-timeout", tokenTimeout.String(), "--cluster", c.ring.Cluster(),
-		"--mcast", netlab.MulticastGroup.String()+":5405", "--interface", netlab.Iface,
-		"--key-file", otherKey)
-	var out lockedBuffer
-	stranger.Stdout, stranger.Stderr = &out, &out
-	must(t, stranger.Start())
-	c.steady(2 * time.Second)
-	must(t, stranger.Process.Kill())
-	stranger.Wait()
+	out := c.runStray(dir, 4, otherKey, func() { c.steady(2 * time.Second) })
 	if id := c.ringID(); id != ring {
 		t.Errorf("the ring changed: %s -> %s", ring, id)
 	}
@@ -416,26 +394,28 @@ func TestADaemonWithAnotherKey(t *testing.T) {
 	namesMember := func(log string) bool {
 		return slices.ContainsFunc(c.ring.Nodes, func(n *localring.Node) bool { return strings.Contains(log, c.lan.Addr(n.ID).String()) })
 	}
-	if log := out.String(); !strings.Contains(log, "failed authentication") || !namesMember(log) {
+	if log := out; !strings.Contains(log, "failed authentication") || !namesMember(log) {
 		t.Errorf("the daemon with the other key did not log the ring's datagrams as failing authentication:\n%s", log)
 	}
 	c.finish()
 }
 
-// lockedBuffer collects a process's output, read while it is written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// runStray runs a daemon that is not one of the ring's, in node 4's namespace, with
+// node id and key file as given, while during runs; it returns what the daemon printed.
+func (c *cluster) runStray(dir string, id int, keyFile string, during func()) string {
+	c.t.Helper()
+	name := fmt.Sprintf("stray%d", id)
+	cmd := c.lan.Command(4, filepath.Join(binDir, "totemd"),
+		"--node-id", strconv.Itoa(id), "--listen", c.lan.Addr(4).String()+":5405",
+		"--socket", filepath.Join(dir, name+".sock"), "--state-dir", filepath.Join(dir, name),
+		"--token-timeout", tokenTimeout.String(), "--cluster", c.ring.Cluster(),
+		"--mcast", netlab.MulticastGroup.String()+":5405", "--interface", netlab.Iface,
+		"--key-file", keyFile)
+	var out bytes.Buffer // read once Wait has copied everything
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(c.t, cmd.Start())
+	during()
+	must(c.t, cmd.Process.Kill())
+	cmd.Wait()
+	return out.String()
 }
