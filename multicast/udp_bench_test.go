@@ -11,7 +11,19 @@ import (
 // BenchmarkUDPLoopback measures unicast send and receive of 1 KiB datagrams between two
 // udpu transports on 127.0.0.1. The sender runs window datagrams ahead of the receiver,
 // few enough that the socket buffer never overflows, so nothing is lost.
-func BenchmarkUDPLoopback(b *testing.B) {
+func BenchmarkUDPLoopback(b *testing.B) { benchUDPLoopback(b, nil) }
+
+// BenchmarkUDPLoopbackKeyed is the same with a pre-shared key: sealing, opening and
+// the replay check on every datagram.
+func BenchmarkUDPLoopbackKeyed(b *testing.B) {
+	s, err := NewSealer(GenerateKey())
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchUDPLoopback(b, s)
+}
+
+func benchUDPLoopback(b *testing.B, sealer Sealer) {
 	const window = 32
 	cluster := wire.ClusterHash("bench")
 	peers := map[wire.NodeID]netip.AddrPort{}
@@ -20,7 +32,7 @@ func BenchmarkUDPLoopback(b *testing.B) {
 	}
 	var nodes [2]*UDP
 	for i := range nodes {
-		u, err := NewUDP(UDPConfig{NodeID: wire.NodeID(i + 1), Cluster: cluster, Listen: peers[wire.NodeID(i+1)], Peers: peers})
+		u, err := NewUDP(UDPConfig{NodeID: wire.NodeID(i + 1), Cluster: cluster, Listen: peers[wire.NodeID(i+1)], Peers: peers, Sealer: sealer})
 		if err != nil {
 			b.Fatal(err)
 		}
