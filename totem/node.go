@@ -307,12 +307,14 @@ func (n *Node) run(ctx context.Context) error {
 			n.shutdown()
 			return nil
 		case p, ok := <-n.tr.Packets():
+			n.notePause()
 			if !ok {
 				n.shutdown()
 				return errors.New("totem: transport closed")
 			}
 			n.receive(p)
 		case r := <-n.reqs:
+			n.notePause()
 			n.handle(r)
 		case <-timer.C:
 			n.notePause()
@@ -327,6 +329,7 @@ func (n *Node) run(ctx context.Context) error {
 
 // arm sets the timer to the machine's next deadline.
 func (n *Node) arm(t *time.Timer) {
+	n.notePause() // a pause while the loop was busy, not waiting
 	d := time.Hour
 	if dl := n.m.Deadline(); dl != 0 {
 		d = max(0, dl-n.now())
@@ -335,14 +338,17 @@ func (n *Node) arm(t *time.Timer) {
 	t.Reset(d)
 }
 
-// notePause checks, when the timer fires, how late the loop got to it. Much later than
-// the scheduler's usual slack means this process did not run (SIGSTOP, a paused VM, a
-// starved host): the failures it is about to report are its own, not its peers'.
+// notePause checks, at every wakeup of the loop before it handles anything and again
+// before the timer is re-armed, how far past its timer's deadline it is. Much later than the scheduler's usual slack means
+// this process did not run (SIGSTOP, a paused VM, a starved host): the failures it is
+// about to report are its own, not its peers'. (Checking only when the timer's own
+// case runs misses the pause whenever a datagram wins the wakeup.)
 func (n *Node) notePause() {
 	late := time.Since(n.timerDue)
-	if late < pauseThreshold(n.cfg) {
+	if n.timerDue.IsZero() || late < pauseThreshold(n.cfg) {
 		return
 	}
+	n.timerDue = time.Time{} // once per pause
 	n.pausedFor, n.pausedAt = late, time.Now()
 	n.log.Warn("this node was not running: its timer fired late (SIGSTOP, a paused VM or an overloaded host?); the membership changes that follow are probably its own doing",
 		"late", late.Round(time.Millisecond))

@@ -159,6 +159,9 @@ func (c *cluster) waitRing(ns ...*localring.Node) time.Duration {
 	return took
 }
 
+// steadySettle is how long a steady phase waits before it counts acknowledgements.
+const steadySettle = 250 * time.Millisecond
+
 // reformBound is how long a ring may take to form after a fault begins or ends, from
 // the timers every daemon runs with: the token timeout to notice a loss, the consensus
 // timeout to give up on the silent, a merge announcement to notice the others, a few
@@ -190,6 +193,11 @@ func ids(ns []*localring.Node) []int {
 // that time reached every listener.
 func (c *cluster) steady(d time.Duration) {
 	c.t.Helper()
+	// A message acknowledged just before the ring became whole may have been sent in
+	// the configuration before, and rightly not delivered to those outside it; its
+	// acknowledgement can reach the client after the ring is whole. So the steady
+	// phase begins once such stragglers have come in.
+	time.Sleep(steadySettle)
 	mark := c.load.mark()
 	time.Sleep(d)
 	c.load.quiesce(c.t, mark)
@@ -334,17 +342,24 @@ func TestPauseBeyondTheTokenTimeout(t *testing.T) {
 	must(t, c.ring.Signal(n2, syscall.SIGCONT))
 	t.Logf("paused node back in %v", c.waitRing(c.ring.Nodes...))
 	c.steady(time.Second)
-	// The logs say what happened: node 3 (2's successor) lost the token coming from 2
-	// and warns naming it; node 2 knows it was the one paused.
-	if log := c.ring.Node(3).Log(); !regexp.MustCompile(`level=WARN msg=membership .*reason="token lost: none from 2 for [0-9.]+m?s".*suspects=\[2\]`).MatchString(log) {
-		t.Errorf("node 3 did not warn of the token lost from node 2:\n%s", tail(log, 20))
+	// The logs say what happened: a node that gave up on 2 warns and names it (which of
+	// 1 and 3 notices first is a matter of timing); node 2 knows it was the one paused.
+	blames2 := regexp.MustCompile(`level=WARN msg=membership .*suspects="?\[([0-9 ]* )?2( [0-9 ]*)?\]`)
+	if !blames2.MatchString(c.ring.Node(1).Log()) && !blames2.MatchString(c.ring.Node(3).Log()) {
+		t.Errorf("neither node 1 nor node 3 warned naming node 2:\n%s\n%s", tail(c.ring.Node(1).Log(), 12), tail(c.ring.Node(3).Log(), 12))
 	}
 	log := n2.Log()
 	if !strings.Contains(log, "this node was not running") {
 		t.Errorf("node 2 did not notice its own pause:\n%s", tail(log, 20))
 	}
-	if !regexp.MustCompile(`level=WARN msg=membership .*after_pause=`).MatchString(log) {
-		t.Errorf("node 2's failure lines do not blame its pause:\n%s", tail(log, 20))
+	// After the pause node 2 blames nobody else: any failure it reports (it may just
+	// hear a join first and report none) names its own pause.
+	if _, after, ok := strings.Cut(log, "this node was not running"); ok {
+		for _, line := range strings.Split(after, "\n") {
+			if strings.Contains(line, "level=WARN msg=membership") && !strings.Contains(line, "after_pause=") {
+				t.Errorf("node 2 reports a failure after its pause without naming the pause: %s", line)
+			}
+		}
 	}
 	if testing.Verbose() {
 		for _, n := range c.ring.Nodes {
