@@ -11,9 +11,9 @@ import (
 
 // The frames of the per-message path, encoded and decoded by hand: a multicast request,
 // its ok reply and the message event. The reflective codec cost a third of a daemon's
-// CPU with small messages. Each fast path takes only the plain form of its frame (the
-// keys it knows, each of the type it expects); anything else goes the reflective way,
-// so that every frame is read as before and every error says what it said before.
+// CPU with small messages. The client's fast decoder takes only the plain form of its
+// frame (the keys it knows, each of the type it expects); anything else goes the
+// reflective way. The server reads every request with parseRequest (request.go).
 
 // appendOK appends the frame {"type":"ok","id":id}, as AppendFrame would.
 func appendOK(dst []byte, id uint32) []byte {
@@ -104,58 +104,10 @@ func appendMember(b []byte, m Member) []byte {
 	return b
 }
 
-// decodeRequestFast decodes a request of the plain form: a map of the keys Request
-// has, each a str, a non-negative integer that fits or a bin as the key wants, no key
-// twice. It reports false for anything else, which the caller then decodes with Decode.
-func decodeRequestFast(body []byte, req *Request) bool {
-	r := msgp.NewReader(body)
-	n, err := r.MapHeader()
-	if err != nil {
-		return false
-	}
-	var seen uint8
-	for range n {
-		key, err := r.StringBytes()
-		if err != nil {
-			return false
-		}
-		var bit uint8
-		switch string(key) {
-		case "type":
-			bit = 1
-			req.Type, err = internString(&r)
-		case "id":
-			bit = 2
-			req.ID, err = readUint32(&r)
-		case "version":
-			bit = 4
-			req.Version, err = readUint32(&r)
-		case "name":
-			bit = 8
-			req.Name, err = r.String()
-		case "group":
-			bit = 16
-			req.Group, err = r.String()
-		case "level":
-			bit = 32
-			req.Level, err = internString(&r)
-		case "data":
-			bit = 64
-			req.Data, err = copyBin(&r)
-		default:
-			return false
-		}
-		if err != nil || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-	}
-	return r.Len() == 0
-}
-
-// DecodeServerFrameFast decodes an ok reply or a message event of the plain form (see
-// decodeRequestFast) into a zero f, and reports false for any other frame: then f holds
-// garbage and the caller resets it and uses Decode. What it decodes does not alias body.
+// DecodeServerFrameFast decodes an ok reply or a message event of the plain form (the
+// keys it knows, each of the type it expects) into a zero f, and reports false for any
+// other frame: then f holds garbage and the caller resets it and uses Decode. What it
+// decodes does not alias body.
 func DecodeServerFrameFast(body []byte, f *ServerFrame) bool {
 	r := msgp.NewReader(body)
 	n, err := r.MapHeader()

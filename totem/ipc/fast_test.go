@@ -65,12 +65,13 @@ func fastSeeds(t testing.TB) [][]byte {
 	return out
 }
 
-// checkFastAgrees: whatever a fast decoder accepts, Decode reads the same way.
+// checkFastAgrees: whatever a fast decoder (or the server's strict parseRequest)
+// accepts, Decode reads the same way.
 func checkFastAgrees(t *testing.T, b []byte) {
 	var fr, rr Request
-	if decodeRequestFast(b, &fr) {
+	if parseRequest(b, &fr) == nil {
 		if err := Decode(b, &rr); err != nil {
-			t.Fatalf("fast request decoder took %x, Decode refuses it: %v", b, err)
+			t.Fatalf("parseRequest took %x, Decode refuses it: %v", b, err)
 		}
 		if !reflect.DeepEqual(normalize(fr), normalize(rr)) {
 			t.Fatalf("request %x: fast %+v, Decode %+v", b, fr, rr)
@@ -100,12 +101,12 @@ func normalize(r Request) Request {
 func TestFastDecodersAgreeWithDecode(t *testing.T) {
 	seeds := fastSeeds(t)
 	var req Request
-	if !decodeRequestFast(seeds[0], &req) || req.ID != 9 || req.Level != LevelSafe || string(req.Data) != "hello" {
-		t.Fatalf("plain multicast not taken by the fast path: %+v", req)
+	if err := parseRequest(seeds[0], &req); err != nil || req.ID != 9 || req.Level != LevelSafe || string(req.Data) != "hello" {
+		t.Fatalf("plain multicast not parsed: %+v %v", req, err)
 	}
 	for i, b := range seeds[4:7] {
-		if decodeRequestFast(b, &Request{}) {
-			t.Errorf("seed %d (out of range, nil or unknown key) taken by the fast path", i+4)
+		if parseRequest(b, &Request{}) == nil {
+			t.Errorf("seed %d (out of range, negative, nil or bin for str) accepted by parseRequest", i+4)
 		}
 	}
 	var f ServerFrame

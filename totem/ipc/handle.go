@@ -14,20 +14,20 @@ import (
 // decodeRequest decodes a frame body; what cannot be a request gets its error reply.
 func decodeRequest(body []byte) item {
 	req := new(Request)
-	if !decodeRequestFast(body, req) {
-		*req = Request{}
-		if err := Decode(body, req); err != nil {
-			return item{reply: errorFrame(salvageID(body), CodeBadRequest, err.Error())}
-		}
-	}
-	if req.ID == 0 {
-		return item{reply: errorFrame(0, CodeBadRequest, "request id must not be 0")}
+	if err := parseRequest(body, req); err != nil {
+		return item{reply: errorFrame(err.id, CodeBadRequest, err.msg)}
 	}
 	return item{req: req}
 }
 
 // handle runs one request and returns its reply.
 func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
+	switch req.Type {
+	case TypeJoin, TypeLeave, TypeMembers:
+		if f := checkGroupName(req.ID, req.Group); f != nil {
+			return f
+		}
+	}
 	switch req.Type {
 	case TypeJoin:
 		return reply(req.ID, c.sess.Join(ctx, req.Group))
@@ -64,9 +64,13 @@ func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 		return ok
 	}
 	for _, it := range batch {
+		bad := checkGroupName(it.req.ID, it.req.Group)
 		safe, err := parseLevel(it.req.Level)
-		if err != nil { // answered in its place in the order of replies
-			if !flush() || !c.send(errorFrame(it.req.ID, CodeBadLevel, err.Error())) {
+		if bad == nil && err != nil {
+			bad = errorFrame(it.req.ID, CodeBadLevel, err.Error())
+		}
+		if bad != nil { // answered in its place in the order of replies
+			if !flush() || !c.send(bad) {
 				return false
 			}
 			continue
@@ -75,18 +79,6 @@ func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 		reqs = append(reqs, it.req)
 	}
 	return flush()
-}
-
-// salvageID finds the id of a request that did not decode, so that its error reply can
-// still be matched; 0 if even that fails.
-func salvageID(body []byte) uint32 {
-	var h struct {
-		ID uint32 `msgpack:"id"`
-	}
-	if Decode(body, &h) != nil {
-		return 0
-	}
-	return h.ID
 }
 
 // parseLevel maps a service level to the node's safe flag; absent means agreed.
@@ -167,10 +159,21 @@ func groupsFrame(id uint32, st totem.Status) *ServerFrame {
 	return f
 }
 
-func membersFrame(id uint32, group string, st totem.Status) *ServerFrame {
-	if group == "" || len(group) > totem.MaxGroupName {
-		return errorFrame(id, CodeBadGroup, fmt.Sprintf("bad group name %q", group))
+// checkGroupName returns the bad_group error of a request naming a group that cannot
+// exist: empty, longer than totem.MaxGroupName bytes, or not valid UTF-8.
+func checkGroupName(id uint32, group string) *ServerFrame {
+	switch {
+	case group == "":
+		return errorFrame(id, CodeBadGroup, `field "group" is missing or empty`)
+	case len(group) > totem.MaxGroupName:
+		return errorFrame(id, CodeBadGroup, fmt.Sprintf(`field "group": %d bytes, longer than %d`, len(group), totem.MaxGroupName))
+	case !validName(group):
+		return errorFrame(id, CodeBadGroup, `field "group": not valid UTF-8`)
 	}
+	return nil
+}
+
+func membersFrame(id uint32, group string, st totem.Status) *ServerFrame {
 	return &ServerFrame{Type: TypeMembers, ID: id, Group: group, Members: members(st.Groups[group])}
 }
 

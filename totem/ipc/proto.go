@@ -15,6 +15,10 @@ const (
 	FrameOverhead = 64 << 10
 	// DefaultMaxMessage is the node's default maximum message size (totem.DefaultConfig).
 	DefaultMaxMessage = 1 << 20
+	// HelloFrameMax bounds the frames before the welcome, in both directions: the
+	// client's hello (a larger length prefix is a fatal frame_too_large) and the server's
+	// first frame. A client does not know max_frame until the welcome.
+	HelloFrameMax = 64 << 10
 )
 
 // FrameLimit is the largest frame body either side may send when messages are at most

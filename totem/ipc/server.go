@@ -136,11 +136,12 @@ func (s *server) serveConn(ctx context.Context, uc *net.UnixConn) {
 	uc.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
 	stop := context.AfterFunc(ctx, func() { uc.SetReadDeadline(aLongTimeAgo) })
 	defer stop()
-	fr := NewFrameReader(uc, s.maxFrame)
+	fr := NewFrameReader(uc, HelloFrameMax) // max_frame is announced by the welcome
 	sess, name := s.handshake(ctx, uc, fr, cred, log)
 	if sess == nil {
 		return
 	}
+	fr.SetMax(s.maxFrame)
 	log = log.With("session", sess.Handle(), "name", name)
 	log.Debug("client connected")
 	c := &conn{
@@ -212,20 +213,22 @@ func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *FrameReade
 }
 
 // checkHello decodes the first frame; it returns the fatal error frame to send when
-// the frame is not an acceptable hello.
+// the frame is not an acceptable hello. A frame that is not a well-formed request is
+// bad_request whatever it holds; only a well-formed request is judged by its type
+// (docs/PROTOCOL.md §10.2).
 func checkHello(body []byte, req *Request) *ServerFrame {
-	if err := Decode(body, req); err != nil {
-		return fatal(salvageID(body), CodeBadRequest, err.Error())
+	if err := parseRequest(body, req); err != nil {
+		return fatal(err.id, CodeBadRequest, err.msg)
 	}
 	switch {
 	case req.Type != TypeHello:
 		return fatal(req.ID, CodeHelloRequired, fmt.Sprintf("first request is %q, want hello", req.Type))
-	case req.ID == 0:
-		return fatal(0, CodeBadRequest, "request id must not be 0")
 	case req.Version < 1:
-		return fatal(req.ID, CodeBadVersion, fmt.Sprintf("version %d: this server speaks 1..%d", req.Version, Version))
+		return fatal(req.ID, CodeBadVersion, fmt.Sprintf(`field "version" is %d (or missing): this server speaks 1..%d`, req.Version, Version))
 	case len(req.Name) > totem.MaxClientName:
-		return fatal(req.ID, CodeBadRequest, fmt.Sprintf("name longer than %d bytes", totem.MaxClientName))
+		return fatal(req.ID, CodeBadRequest, fmt.Sprintf(`field "name": %d bytes, longer than %d`, len(req.Name), totem.MaxClientName))
+	case !validName(req.Name):
+		return fatal(req.ID, CodeBadRequest, `field "name": not valid UTF-8`)
 	}
 	return nil
 }

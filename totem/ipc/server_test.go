@@ -126,7 +126,7 @@ func TestBadInput(t *testing.T) {
 		{"not a map", frame(mustMsgpack(t, []any{"join", 5})), ipc.CodeBadRequest, 0, false},
 		{"truncated map", frame([]byte{0x85, 0xa4, 't', 'y', 'p', 'e'}), ipc.CodeBadRequest, 0, false},
 		{"huge claimed length", frame([]byte{0x81, 0xa4, 'd', 'a', 't', 'a', 0xc6, 0x7f, 0xff, 0xff, 0xff}), ipc.CodeBadRequest, 0, false},
-		{"trailing bytes", frame(append(mustMsgpack(t, map[string]any{"type": "status", "id": 3}), 0)), ipc.CodeBadRequest, 0, false},
+		{"trailing bytes", frame(append(mustMsgpack(t, map[string]any{"type": "status", "id": 3}), 0)), ipc.CodeBadRequest, 3, false},
 		{"too deep", frame(deep), ipc.CodeBadRequest, 0, false},
 		{"wrong field type", frame(mustMsgpack(t, map[string]any{"type": "join", "id": 5, "group": 7})), ipc.CodeBadRequest, 5, false},
 		{"unknown request", frame(mustMsgpack(t, map[string]any{"type": "frobnicate", "id": 6})), ipc.CodeUnknownRequest, 6, false},
