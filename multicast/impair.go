@@ -256,3 +256,7 @@ func (q *delayQueue) Pop() any {
 	*q = old[:len(old)-1]
 	return x
 }
+
+// Unwrap returns the impaired transport, so that callers can reach what it offers
+// beyond Transport (Heard, Describe).
+func (it *impaired) Unwrap() Transport { return it.Transport }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -112,6 +114,7 @@ type UDP struct {
 	authDrops, headerDrops, replayDrops *dropLog // rate-limited reports of rejected datagrams
 	dupIDs                              *dupIDLog
 
+	heard  *heardTable   // every node heard: address and time (heard.go)
 	replay *replayFilter // with a key: drops replayed datagrams (replay.go)
 	epoch  uint64        // our own Sealer's epoch (with a key)
 }
@@ -166,6 +169,7 @@ func NewUDP(cfg UDPConfig) (*UDP, error) {
 	u.reasm = newReassembler(cfg.NodeID, cfg.Cluster, u.maxPayload)
 	u.noGSO.Store(cfg.NoGSO)
 	u.setPeers()
+	u.heard = newHeardTable(slices.Collect(maps.Keys(u.static)))
 	u.batches.New = func() any { return new(sendBatch) }
 	if err := u.open(); err != nil {
 		u.closeSockets()

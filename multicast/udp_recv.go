@@ -46,8 +46,12 @@ func (u *UDP) readLoop(c batchConn, name string) {
 	scratch := make([]byte, 0, recvBufLen)
 	for {
 		n, err := c.ReadBatch(ms, 0)
+		var now int64
+		if n > 0 {
+			now = u.heard.clock() // one clock reading for the batch
+		}
 		for i := range n {
-			u.receive(ms[i].Buffers[0][:ms[i].N], ms[i].Addr, scratch)
+			u.receive(ms[i].Buffers[0][:ms[i].N], ms[i].Addr, scratch, now)
 		}
 		if err == nil {
 			continue
@@ -63,8 +67,8 @@ func (u *UDP) readLoop(c batchConn, name string) {
 // receive filters, opens and delivers one datagram. Each check is cheaper than the next;
 // nothing that fails to open is parsed any further. It opens into scratch: a frame's
 // chunk is copied from there into its datagram, anything else into a plaintext of its
-// own.
-func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
+// own. now is the batch's reading of the heard table's clock.
+func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte, now int64) {
 	src := sourceOf(from)
 	if u.udpu {
 		if _, ok := u.allowed[src]; !ok {
@@ -110,6 +114,7 @@ func (u *UDP) receive(datagram []byte, from net.Addr, scratch []byte) {
 		return
 	}
 	u.learn(h.Sender, src)
+	u.heard.record(h.Sender, src, now)
 	u.enqueue(Packet{From: h.Sender, Data: plain})
 }
 
