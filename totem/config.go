@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/netip"
 
 	"github.com/totem-gcs/totem/membership"
 	"github.com/totem-gcs/totem/multicast/wire"
@@ -44,6 +46,10 @@ type Config struct {
 	// Authenticated says that the transport authenticates every datagram (a pre-shared
 	// key), for Status to report; the node itself cannot tell.
 	Authenticated bool
+	// Nodes are the configured nodes and their unicast addresses (the peer list or the
+	// cluster file), for Status to report which are in the ring and which are missing.
+	// Empty for a multicast ring without a node list. The node keeps its own copy.
+	Nodes map[wire.NodeID]netip.AddrPort
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -88,6 +94,7 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Nodes = maps.Clone(c.Nodes)
 	if c.ClusterName == "" {
 		return fmt.Errorf("totem: config: empty ClusterName")
 	}

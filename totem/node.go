@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,10 @@ type Node struct {
 	tr      multicast.Transport
 	log     *slog.Logger
 	cluster uint32
+	// What the transport says about itself, if it does (status.go).
+	heard     heardReporter
+	transport string
+	localAddr netip.AddrPort
 
 	m         *membership.Machine
 	packer    *pack.Packer
@@ -83,8 +88,17 @@ type Status struct {
 	Rotation time.Duration
 	// Authenticated: the transport authenticates every datagram (Config.Authenticated).
 	Authenticated bool
-	Groups        map[string][]Member
-	Stats         multicast.Stats
+	// Transport says how the node reaches the ring: "multicast GROUP:PORT" or "udpu"
+	// ("" when the transport does not say).
+	Transport string
+	// Timers are the effective protocol timers.
+	Timers Timers
+	// Nodes lists, sorted by id, every configured node (Config.Nodes), every node the
+	// transport has heard from and every member of the current ring, with its state
+	// and when it was last heard. It is the caller's own.
+	Nodes  []NodeStatus
+	Groups map[string][]Member
+	Stats  multicast.Stats
 
 	// RingStats sums the counters of every ring this node has been operational in
 	// (ring.Stats), its token rotation times included. A ring's counts are read while it
@@ -212,6 +226,11 @@ func New(cfg Config, tr multicast.Transport) (*Node, error) {
 		joined:    make(map[uint32]map[string]bool),
 		budget:    budget,
 	}
+	n.heard, _ = transportAs[heardReporter](tr)
+	n.transport = describeTransport(tr)
+	if la, ok := transportAs[localAddrer](tr); ok {
+		n.localAddr = la.LocalAddr()
+	}
 	return n, nil
 }
 
@@ -263,6 +282,12 @@ func (n *Node) Status() Status {
 	st.Members = slices.Clone(st.Members)
 	st.Stats = n.tr.Stats()
 	st.Authenticated = n.cfg.Authenticated
+	st.Transport, st.Timers = n.transport, timersOf(n.cfg.Membership)
+	var heard []multicast.PeerSeen
+	if n.heard != nil {
+		heard = n.heard.Heard()
+	}
+	st.Nodes = nodeTable(n.cfg.NodeID, n.localAddr, n.cfg.Nodes, st.Members, heard)
 	return st
 }
 

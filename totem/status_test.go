@@ -2,10 +2,14 @@ package totem_test
 
 import (
 	"context"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/totem-gcs/totem/membership"
+	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
 // Transition causes are a fixed set of words: the reasons' node and ring ids are gone,
@@ -85,5 +89,43 @@ func TestStatusCountersSurviveARingChange(t *testing.T) {
 	}
 	if after.Transitions[installed] <= before.Transitions[installed] {
 		t.Fatalf("transitions %v after a new ring, before %v: want one more installation", after.Transitions, before.Transitions)
+	}
+}
+
+// Status lists the configured nodes, in the ring or missing, with when each was last
+// heard, and says how the node reaches the ring and with which timers.
+func TestStatusNodesTransportTimers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	absent := netip.MustParseAddrPort("127.0.0.1:9") // node 3: configured, never started
+	nodes := startCluster(t, 2, func(c *totem.Config) {
+		c.Nodes = map[wire.NodeID]netip.AddrPort{3: absent}
+	})
+	waitRing(t, ctx, nodes, 2)
+	st := nodes[0].n.Status()
+	if len(st.Nodes) != 3 {
+		t.Fatalf("nodes %+v, want 1, 2 and 3", st.Nodes)
+	}
+	self, peer, missing := st.Nodes[0], st.Nodes[1], st.Nodes[2]
+	if self.ID != 1 || !self.Self || self.State != totem.NodeMember || !self.LastHeard.IsZero() || !self.Addr.IsValid() {
+		t.Errorf("this node: %+v, want a member with its address and no last heard", self)
+	}
+	if peer.ID != 2 || peer.Self || peer.Configured || peer.State != totem.NodeMember || peer.LastHeard.IsZero() || !peer.Addr.IsValid() {
+		t.Errorf("node 2: %+v, want a member heard from its address", peer)
+	}
+	if missing.ID != 3 || !missing.Configured || missing.State != totem.NodeMissing || missing.Addr != absent || !missing.LastHeard.IsZero() {
+		t.Errorf("node 3: %+v, want missing at %v, never heard", missing, absent)
+	}
+	if !strings.HasPrefix(st.Transport, "multicast ") {
+		t.Errorf("transport %q, want multicast GROUP:PORT", st.Transport)
+	}
+	cfg := totemtest.LoopbackNodeConfig(1, "x").Membership
+	want := totem.Timers{
+		Token: cfg.Ring.TokenTimeout, TokenRetransmit: cfg.Ring.TokenRetransmit,
+		TokenRetransmitMin: cfg.Ring.TokenRetransmitMin, Hold: cfg.Ring.Hold, FailToReceive: cfg.Ring.FailToReceive,
+		Consensus: cfg.Consensus, Join: cfg.Join, Merge: cfg.Merge,
+	}
+	if st.Timers != want || st.Timers.Token == 0 {
+		t.Errorf("timers %+v, want %+v", st.Timers, want)
 	}
 }
