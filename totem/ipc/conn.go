@@ -58,15 +58,33 @@ type conn struct {
 	// takes what is listed before it acts on the session's end: a reply handed over
 	// before the handler closed the session is written first.
 	rmu         sync.Mutex
-	replies     []*ServerFrame
+	replies     []outReply
 	rkick       chan struct{} // capacity 1: replies were added
 	rspace      chan struct{} // capacity 1: the writer took the list
 	writerDone  chan struct{} // closed when the writer has returned
 	handlerDone chan struct{} // closed when the handler has returned
 
-	spare     []*ServerFrame // the writer's other reply list
-	events    []totem.Event  // events taken from the session, encoded up to nextEvent
+	spare     []outReply    // the writer's other reply list
+	events    []totem.Event // events taken from the session, encoded up to nextEvent
 	nextEvent int
+
+	// The rule that a request's reply comes before any event it caused (a join's view,
+	// a leave's view, a multicast's own message; docs/PROTOCOL.md §5.3). The node may
+	// queue such an event before the handler has handed the reply over, so the writer
+	// holds back an event of the client's own (self) while the request that may have
+	// caused it is still pending: under rmu, pendingJoin and pendingLeave name the group
+	// of a join or leave whose reply the writer has not taken (the handler runs one at a
+	// time), pendingMcast counts the multicasts handed to the node whose replies it has
+	// not taken. The writer alone counts the ok replies of multicasts it has taken
+	// (okMcast) and the own messages it has written (ownMsgs): a sender's messages are
+	// delivered in the order they were accepted, so own message k was caused by the
+	// k-th accepted multicast, and may be written once okMcast >= k.
+	self                      totem.Member // Node and Session of this client
+	pendingJoin, pendingLeave string
+	pendingMcast              int
+	okMcast, ownMsgs          int64
+	held                      bool // the next event waits for a reply
+	repliesDone               bool // the handler has returned: nothing more to wait for
 
 	queued   atomic.Int64  // bytes of multicast data read but not yet handled
 	released chan struct{} // capacity 1: the handler released some
@@ -200,11 +218,7 @@ func (c *conn) handleLoop(ctx context.Context, items <-chan item) {
 		}
 		if !it.isMulticast() {
 			c.release(it.size())
-			f := it.reply
-			if f == nil {
-				f = c.handle(ctx, it.req)
-			}
-			if !c.send(f) {
+			if !c.runItem(ctx, it) {
 				return
 			}
 			continue
@@ -239,8 +253,42 @@ func (c *conn) handleLoop(ctx context.Context, items <-chan item) {
 // maxReplies bounds the replies waiting for the writer.
 const maxReplies = 1024
 
+// outReply is a reply on its way to the writer, and what kind of request it answers.
+type outReply struct {
+	f     *ServerFrame
+	cause cause
+}
+
+// cause is the kind of request that may cause an event of the client's own.
+type cause uint8
+
+const (
+	causeNone cause = iota
+	causeJoin
+	causeLeave
+	causeMulticast
+)
+
 // send hands a frame to the writer; false if the writer has gone.
-func (c *conn) send(f *ServerFrame) bool {
+func (c *conn) send(f *ServerFrame) bool { return c.sendReply(f, causeNone) }
+
+// pending records, before the handler hands the node a request that may cause an
+// event of the client's own, that the request's reply is to precede that event.
+func (c *conn) pending(k cause, group string, n int) {
+	c.rmu.Lock()
+	switch k {
+	case causeJoin:
+		c.pendingJoin = group
+	case causeLeave:
+		c.pendingLeave = group
+	case causeMulticast:
+		c.pendingMcast += n
+	}
+	c.rmu.Unlock()
+}
+
+// sendReply is send for the reply to a request marked pending.
+func (c *conn) sendReply(f *ServerFrame, k cause) bool {
 	for {
 		select {
 		case <-c.writerDone:
@@ -249,7 +297,7 @@ func (c *conn) send(f *ServerFrame) bool {
 		}
 		c.rmu.Lock()
 		if len(c.replies) < maxReplies {
-			c.replies = append(c.replies, f)
+			c.replies = append(c.replies, outReply{f, k})
 			c.rmu.Unlock()
 			select {
 			case c.rkick <- struct{}{}:
@@ -271,11 +319,24 @@ func (c *conn) takeReplies(w *frameWriter) (fatal bool) {
 	c.rmu.Lock()
 	fs := c.replies
 	c.replies = c.spare[:0]
+	for _, r := range fs {
+		switch r.cause {
+		case causeJoin:
+			c.pendingJoin = ""
+		case causeLeave:
+			c.pendingLeave = ""
+		case causeMulticast:
+			c.pendingMcast--
+			if r.f.Type == TypeOK {
+				c.okMcast++
+			}
+		}
+	}
 	c.rmu.Unlock()
-	for i, f := range fs {
-		w.add(f)
-		fatal = fatal || f.Fatal
-		fs[i] = nil
+	for i, r := range fs {
+		w.add(r.f)
+		fatal = fatal || r.f.Fatal
+		fs[i] = outReply{}
 	}
 	c.spare = fs
 	select {
@@ -300,16 +361,25 @@ func (c *conn) writeLoop(ctx context.Context) {
 			return
 		default:
 		}
-		if c.nextEvent == len(c.events) {
+		if c.nextEvent == len(c.events) || c.held {
+			// Waiting for an event, or, when held, for the reply it waits for.
+			evReady, handlerDone := c.sess.EventsReady(), (<-chan struct{})(nil)
+			if c.held {
+				evReady, handlerDone = nil, c.handlerDone
+			}
 			select {
 			case <-c.sess.Done():
 				c.end(ctx, w)
 				return
 			case <-c.rkick:
 				c.takeReplies(w)
-			case <-c.sess.EventsReady():
+			case <-evReady:
 				c.refill()
+			case <-handlerDone:
+				c.takeReplies(w)
+				c.repliesDone = true
 			}
+			c.held = false
 		}
 		c.gather(w)
 		if err := c.flush(ctx, w, false); err != nil {
@@ -323,6 +393,10 @@ func (c *conn) writeLoop(ctx context.Context) {
 func (c *conn) gather(w *frameWriter) {
 	for len(w.buf) < batchBytes {
 		if c.nextEvent < len(c.events) {
+			if c.holdBack(c.events[c.nextEvent]) {
+				c.held = true
+				return
+			}
 			w.addEvent(c.events[c.nextEvent])
 			c.events[c.nextEvent] = totem.Event{}
 			c.nextEvent++
@@ -339,6 +413,48 @@ func (c *conn) gather(w *frameWriter) {
 			return
 		}
 	}
+}
+
+// holdBack reports whether ev is an event of the client's own whose cause's reply
+// has not been written yet (see conn.self); it counts the own messages it lets pass.
+func (c *conn) holdBack(ev totem.Event) bool {
+	if c.repliesDone {
+		return false
+	}
+	if ev.View == nil {
+		if ev.Sender.Node != c.self.Node || ev.Sender.Session != c.self.Session {
+			return false
+		}
+		if c.ownMsgs < c.okMcast {
+			c.ownMsgs++
+			return false
+		}
+		c.rmu.Lock()
+		wait := c.pendingMcast > 0
+		c.rmu.Unlock()
+		if !wait { // nothing pending could have caused it
+			c.ownMsgs++
+		}
+		return wait
+	}
+	joined := c.isSelf(ev.View.Joined, totem.ReasonJoin)
+	left := c.isSelf(ev.View.Left, totem.ReasonLeave)
+	if !joined && !left {
+		return false
+	}
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return joined && c.pendingJoin == ev.Group || left && c.pendingLeave == ev.Group
+}
+
+// isSelf reports whether cs lists this client with reason r.
+func (c *conn) isSelf(cs []totem.Change, r totem.Reason) bool {
+	for _, ch := range cs {
+		if ch.Member.Node == c.self.Node && ch.Member.Session == c.self.Session && ch.Reason == r {
+			return true
+		}
+	}
+	return false
 }
 
 // refill takes every event queued for the session; gather encodes them a batch at a

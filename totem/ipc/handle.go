@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/totem-gcs/totem/totem"
 )
@@ -20,7 +19,35 @@ func decodeRequest(body []byte) item {
 	return item{req: req}
 }
 
-// handle runs one request and returns its reply.
+// runItem runs one item other than a multicast and hands its reply to the writer; false
+// if the writer has gone. A join or leave is marked pending first, so that its view
+// waits for its reply.
+func (c *conn) runItem(ctx context.Context, it item) bool {
+	if it.reply != nil {
+		return c.send(it.reply)
+	}
+	req := it.req
+	k := causeNone
+	switch req.Type {
+	case TypeJoin:
+		k = causeJoin
+	case TypeLeave:
+		k = causeLeave
+	}
+	if k == causeNone || checkGroupName(req.ID, req.Group) != nil {
+		return c.send(c.handle(ctx, req))
+	}
+	c.pending(k, req.Group, 1)
+	var err error
+	if k == causeJoin {
+		err = c.sess.Join(ctx, req.Group)
+	} else {
+		err = c.sess.Leave(ctx, req.Group)
+	}
+	return c.sendReply(reply(req.ID, err), k)
+}
+
+// handle runs one request that causes no event and returns its reply.
 func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
 	switch req.Type {
 	case TypeJoin, TypeLeave, TypeMembers:
@@ -29,10 +56,6 @@ func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
 		}
 	}
 	switch req.Type {
-	case TypeJoin:
-		return reply(req.ID, c.sess.Join(ctx, req.Group))
-	case TypeLeave:
-		return reply(req.ID, c.sess.Leave(ctx, req.Group))
 	case TypeStatus:
 		return statusFrame(req.ID, c.s.n.Status())
 	case TypeGroups:
@@ -55,8 +78,9 @@ func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 	flush := func() bool { // the valid multicasts gathered so far
 		ok := true
 		if len(msgs) > 0 {
+			c.pending(causeMulticast, "", len(msgs))
 			c.sess.MulticastBatch(ctx, msgs, func(i int, err error) bool {
-				ok = c.send(reply(reqs[i].ID, err))
+				ok = c.sendReply(reply(reqs[i].ID, err), causeMulticast)
 				return ok
 			})
 		}
@@ -119,36 +143,6 @@ func codeOf(err error) string {
 		return CodeShuttingDown
 	}
 	return CodeInternal
-}
-
-// Security values of the status reply.
-const (
-	SecurityAuthenticated   = "authenticated"
-	SecurityUnauthenticated = "unauthenticated"
-)
-
-func security(authenticated bool) string {
-	if authenticated {
-		return SecurityAuthenticated
-	}
-	return SecurityUnauthenticated
-}
-
-func statusFrame(id uint32, st totem.Status) *ServerFrame {
-	return &ServerFrame{
-		Type:   TypeStatus,
-		ID:     id,
-		NodeID: st.NodeID,
-		State:  st.State.String(),
-		Ring:   RingID{Rep: st.Ring.Rep, Seq: st.Ring.Seq},
-		Nodes:  slices.Clone(st.Members),
-		// Rounded up, so that a measured rotation is never reported as none.
-		RotationUS:   uint64((st.Rotation + time.Microsecond - 1) / time.Microsecond),
-		Security:     security(st.Authenticated),
-		AuthFailures: st.Stats.DropOpen,
-		Replayed:     st.Stats.DropReplay,
-		DuplicateID:  st.Stats.DropDupID,
-	}
 }
 
 func groupsFrame(id uint32, st totem.Status) *ServerFrame {

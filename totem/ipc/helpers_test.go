@@ -83,8 +83,8 @@ func (r *rawClient) next() *ipc.ServerFrame {
 	return f
 }
 
-// reply reads until the reply to id. Events read on the way are kept for nextEvent: the
-// node may deliver what a request caused before the server writes the request's reply.
+// reply reads until the reply to id. Events read on the way are kept for nextEvent:
+// events of other requests and other members may come before a reply.
 func (r *rawClient) reply(id uint32) *ipc.ServerFrame {
 	r.t.Helper()
 	for {
@@ -168,9 +168,7 @@ func (r *rawClient) checkWorks(group string, payload string) {
 	}
 }
 
-// joinRaw joins group and waits for the view that shows r.
-// The view may arrive before the reply: the node can order and deliver the join before
-// the server has written the reply.
+// joinRaw joins group and waits for the view that shows r (it comes after the reply).
 func (r *rawClient) joinRaw(group string) {
 	r.t.Helper()
 	if f := r.call(ipc.Request{Type: ipc.TypeJoin, Group: group}); f.Type != ipc.TypeOK {

@@ -145,7 +145,7 @@ func (s *server) serveConn(ctx context.Context, uc *net.UnixConn) {
 	log = log.With("session", sess.Handle(), "name", name)
 	log.Debug("client connected")
 	c := &conn{
-		s: s, uc: uc, fr: fr, sess: sess, log: log,
+		s: s, uc: uc, fr: fr, sess: sess, log: log, self: totem.Member{Node: s.n.Status().NodeID, Session: sess.Handle()},
 		rkick: make(chan struct{}, 1), rspace: make(chan struct{}, 1), writerDone: make(chan struct{}), handlerDone: make(chan struct{}), released: make(chan struct{}, 1),
 	}
 	c.run(ctx)

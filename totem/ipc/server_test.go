@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -442,4 +443,53 @@ func (h *watchHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *watchHandler) WithGroup(g string) slog.Handler {
 	return &watchHandler{Handler: h.Handler.WithGroup(g), message: h.message, attrs: h.attrs, seen: h.seen}
+}
+
+// TestReplyBeforeItsEvents: the reply to a join, leave or multicast comes before the
+// view or the own message it caused (docs/PROTOCOL.md §5.3), also with multicasts
+// pipelined. On a one-node ring the node delivers them before the handler has the
+// reply, so without the rule they would come first.
+func TestReplyBeforeItsEvents(t *testing.T) {
+	d := ipctest.StartOperational(t, ipctest.Options{})
+	r := helloRaw(t, d.Socket, "order")
+	expect := func(what string, check func(*ipc.ServerFrame) bool) {
+		t.Helper()
+		if f := r.next(); !check(f) {
+			t.Fatalf("%s: got %+v", what, f)
+		}
+	}
+	const rounds, pipelined = 30, 40
+	id := uint32(10)
+	for i := range rounds {
+		g := fmt.Sprintf("g%d", i)
+		id++
+		r.send(&ipc.Request{Type: ipc.TypeJoin, ID: id, Group: g})
+		expect("join reply", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeOK && f.ID == id })
+		expect("join view", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeView && f.Group == g })
+		first := id + 1
+		for range pipelined {
+			id++
+			r.send(&ipc.Request{Type: ipc.TypeMulticast, ID: id, Group: g, Data: []byte(fmt.Sprint(id))})
+		}
+		replied := make(map[uint32]bool)
+		for got := 0; got < 2*pipelined; got++ {
+			f := r.next()
+			switch f.Type {
+			case ipc.TypeOK:
+				replied[f.ID] = true
+			case ipc.TypeMessage:
+				var mid uint32
+				fmt.Sscan(string(f.Data), &mid)
+				if mid < first || !replied[mid] {
+					t.Fatalf("round %d: message of request %d before its reply", i, mid)
+				}
+			default:
+				t.Fatalf("round %d: got %+v", i, f)
+			}
+		}
+		id++
+		r.send(&ipc.Request{Type: ipc.TypeLeave, ID: id, Group: g})
+		expect("leave reply", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeOK && f.ID == id })
+		expect("leave view", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeView && f.Group == g && len(f.Left) == 1 })
+	}
 }
