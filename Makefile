@@ -46,21 +46,21 @@ fuzz:
 ci:
 	bash .ci/run
 
-# The unit runs $(BINDIR)/totemd and reads $(SYSCONFDIR)/totem/totemd.conf. An existing
-# totemd.conf is never touched: the example is installed beside it.
+# The unit runs $(BINDIR)/totemd and reads $(SYSCONFDIR)/totem/totem.toml. An existing
+# totem.toml is never touched: the example is installed beside it.
 install-systemd:
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/totem
 	sed -e 's|/usr/local/bin/totemd|$(BINDIR)/totemd|g' -e 's|/etc/totem/|$(SYSCONFDIR)/totem/|g' \
 		packaging/systemd/totemd.service > $(DESTDIR)$(UNITDIR)/totemd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/totemd.service
 	install -m 0644 packaging/systemd/totem.sysusers $(DESTDIR)$(SYSUSERSDIR)/totem.conf
-	install -m 0644 packaging/systemd/totemd.conf.example $(DESTDIR)$(SYSCONFDIR)/totem/totemd.conf.example
+	install -m 0644 packaging/systemd/totem.toml.example $(DESTDIR)$(SYSCONFDIR)/totem/totem.toml.example
 	@echo
 	@echo "Installed $(UNITDIR)/totemd.service. Then, as root:"
 	@echo "  systemd-sysusers                 # creates user and group totem"
-	@echo "  cp -n $(SYSCONFDIR)/totem/totemd.conf.example $(SYSCONFDIR)/totem/totemd.conf   # and edit it"
+	@echo "  cp -n $(SYSCONFDIR)/totem/totem.toml.example $(SYSCONFDIR)/totem/totem.toml   # and edit it"
 	@echo "  totemd keygen $(SYSCONFDIR)/totem/authkey && chown totem:totem $(SYSCONFDIR)/totem/authkey"
-	@echo "  totemd check-config $(SYSCONFDIR)/totem/totemd.conf"
+	@echo "  totemd check-config $(SYSCONFDIR)/totem/totem.toml"
 	@echo "  systemctl daemon-reload && systemctl enable --now totemd"
 
 clean:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -30,34 +31,7 @@ func newApp() *cli.App {
 		Usage: "the totem daemon: a Totem ring member serving process groups over a Unix socket",
 		Description: "With no flags, totemd runs a one-node ring on 127.0.0.1 and prints where its socket is.\n" +
 			"With --peer flags and no --mcast it uses unicast only (udpu); with --mcast, IP multicast.",
-		Flags: []cli.Flag{
-			&cli.UintFlag{Name: "node-id", Value: 1, Usage: "this node's id (1..4294967295, unique in the cluster)"},
-			&cli.StringFlag{Name: "cluster", Value: "totem", Usage: "cluster name (clusters sharing a network ignore each other)"},
-			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5405", Usage: "this node's unicast address `HOST:PORT`"},
-			&cli.StringFlag{Name: "mcast", Usage: "ring multicast address `GROUP:PORT`"},
-			&cli.StringFlag{Name: "interface", Usage: "interface for multicast (default: the one owning --listen)"},
-			&cli.StringSliceFlag{Name: "peer", Usage: "a member `ID@HOST:PORT` (repeatable)"},
-			&cli.StringFlag{Name: "socket", Usage: "Unix socket `PATH` for clients (default: a per-user runtime location)"},
-			&cli.StringFlag{Name: "state-dir", Usage: "`DIR` keeping the ring sequence number across restarts"},
-			&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, mode 0600, see 'totemd keygen'): datagrams are encrypted and authenticated with it"},
-			&cli.BoolFlag{Name: "unauthenticated", Usage: "allow running without --key-file on a non-loopback address, where anyone who reaches the ports can forge tokens and messages"},
-			&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout of a ring of up to two nodes; the other timers follow from it"},
-			&cli.DurationFlag{Name: "token-coefficient", Value: 650 * time.Millisecond, Usage: "added to --token-timeout for each --peer beyond two, as Corosync does (0: none)"},
-			&cli.StringFlag{Name: "config", Usage: "config `FILE` with the same keys as the flags (\"key value\" lines)"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-			&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
-			&cli.BoolFlag{Name: "gso", Value: true, Usage: "hand a large datagram's frames to the kernel as one send (UDP segmentation offload, Linux)"},
-			&cli.BoolFlag{Name: "multicast-loop", Usage: "loop our multicasts back to this host, for other nodes on it (default: only when --listen is a loopback address)"},
-			&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
-			&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
-			&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
-			&cli.IntFlag{Name: "event-queue-bytes", Value: 64 << 20, Usage: "payload `BYTES` queued per client before it is cut off as a slow consumer"},
-			&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
-			&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
-			&cli.StringFlag{Name: "impair", Hidden: true, Usage: "TESTING ONLY: delay, jitter, lose, duplicate and reorder received datagrams (`delay=2ms,jitter=1ms,loss=0.01,dup=0.01,reorder=0.02,seed=N`)"},
-			&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
-			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics on `HOST:PORT` (off by default)"},
-		},
+		Flags:        daemonFlags(),
 		Action:       run,
 		Version:      buildinfo.Version(),
 		OnUsageError: usageError,
@@ -81,6 +55,40 @@ func newApp() *cli.App {
 			Usage:  "print the version: module version, commit and Go version",
 			Action: func(c *cli.Context) error { return printVersion(c) },
 		}},
+	}
+}
+
+// daemonFlags are totemd's flags; the cluster file's keys are made from them too
+// (fileKeys).
+func daemonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.UintFlag{Name: "node-id", Value: 1, Usage: "this node's id (1..4294967295, unique in the cluster)"},
+		&cli.StringFlag{Name: "cluster", Value: "totem", Usage: "cluster name (clusters sharing a network ignore each other)"},
+		&cli.StringFlag{Name: "listen", Value: "127.0.0.1:5405", Usage: "this node's unicast address `HOST:PORT`"},
+		&cli.StringFlag{Name: "mcast", Usage: "ring multicast address `GROUP:PORT`"},
+		&cli.StringFlag{Name: "interface", Usage: "interface for multicast (default: the one owning --listen)"},
+		&cli.StringSliceFlag{Name: "peer", Usage: "a member `ID@HOST:PORT` (repeatable)"},
+		&cli.StringFlag{Name: "socket", Usage: "Unix socket `PATH` for clients (default: a per-user runtime location)"},
+		&cli.StringFlag{Name: "state-dir", Usage: "`DIR` keeping the ring sequence number across restarts"},
+		&cli.StringFlag{Name: "key-file", Usage: "pre-shared key `PATH` (32 bytes, mode 0600, see 'totemd keygen'): datagrams are encrypted and authenticated with it"},
+		&cli.BoolFlag{Name: "unauthenticated", Usage: "allow running without --key-file on a non-loopback address, where anyone who reaches the ports can forge tokens and messages"},
+		&cli.DurationFlag{Name: "token-timeout", Value: 3 * time.Second, Usage: "token loss timeout of a ring of up to two nodes; the other timers follow from it"},
+		&cli.DurationFlag{Name: "token-coefficient", Value: 650 * time.Millisecond, Usage: "added to --token-timeout for each node beyond two (--peer, or the cluster file's nodes), as Corosync does (0: none)"},
+		&cli.StringFlag{Name: "config", Usage: "cluster `FILE` (TOML) shared by every node: the flags' names as keys, and the nodes as [[node]] tables (id, address); flags win"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text (key=value) or json (one object per line)"},
+		&cli.IntFlag{Name: "max-message-size", Value: 1 << 20, Usage: "largest application message in `BYTES`"},
+		&cli.BoolFlag{Name: "gso", Value: true, Usage: "hand a large datagram's frames to the kernel as one send (UDP segmentation offload, Linux)"},
+		&cli.BoolFlag{Name: "multicast-loop", Usage: "loop our multicasts back to this host, for other nodes on it (default: only when --listen is a loopback address)"},
+		&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
+		&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
+		&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
+		&cli.IntFlag{Name: "event-queue-bytes", Value: 64 << 20, Usage: "payload `BYTES` queued per client before it is cut off as a slow consumer"},
+		&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
+		&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
+		&cli.StringFlag{Name: "impair", Hidden: true, Usage: "TESTING ONLY: delay, jitter, lose, duplicate and reorder received datagrams (`delay=2ms,jitter=1ms,loss=0.01,dup=0.01,reorder=0.02,seed=N`)"},
+		&cli.StringFlag{Name: "cpu-profile", Usage: "write a CPU profile (go tool pprof) to `FILE` until the daemon stops"},
+		&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics on `HOST:PORT` (off by default)"},
 	}
 }
 
@@ -139,10 +147,20 @@ func checkConfig(c *cli.Context) error {
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok\n", path)
 	fmt.Fprintf(w, "node %d of cluster %q on %s, %s\n", s.nodeID, s.cluster, s.listen, s.transportName())
+	if s.picked != "" {
+		fmt.Fprintf(w, "this is node %d %s\n", s.nodeID, s.picked)
+	}
 	if len(s.peers) > 0 {
 		ids := slices.Sorted(maps.Keys(s.peers))
 		for _, id := range ids {
-			fmt.Fprintf(w, "  peer %d at %s\n", id, s.peers[id])
+			line := fmt.Sprintf("  peer %d at %s", id, s.peers[id])
+			if name := s.names[id]; name != "" {
+				line += " (" + name + ")"
+			}
+			if id == s.nodeID {
+				line += ", this node"
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	key := "none (datagrams are only checksummed)"
@@ -194,15 +212,16 @@ func keygen(c *cli.Context) error {
 	return nil
 }
 
-// load merges the config file (if any) under the flags.
+// load merges the cluster file (if any) under the flags.
 func load(c *cli.Context) (*settings, error) {
-	file, lines := map[string][]string{}, map[string]int{}
+	cf := &clusterFile{values: map[string][]string{}, lines: map[string]int{}}
 	if path := c.String("config"); path != "" {
 		var err error
-		if file, lines, err = readConfigLines(path); err != nil {
+		if cf, err = readClusterFile(path); err != nil {
 			return nil, err
 		}
 	}
+	file, lines := cf.values, cf.lines
 	get := func(name string) string {
 		if c.IsSet(name) || len(file[name]) == 0 {
 			return fmt.Sprint(c.Value(name))
@@ -215,33 +234,56 @@ func load(c *cli.Context) (*settings, error) {
 		for _, name := range names {
 			if !c.IsSet(name) && len(file[name]) > 0 {
 				v := file[name][len(file[name])-1]
-				return fmt.Errorf("config %s:%d: %s %q: %w", c.String("config"), lines[name], name, v, err)
+				return fmt.Errorf("config %s:%d: %s %q: %w", cf.path, lines[name], name, v, err)
 			}
 		}
 		return err
 	}
 	s := &settings{cluster: get("cluster"), iface: get("interface"), socket: get("socket"),
-		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"), metrics: get("metrics"),
-		peers: map[wire.NodeID]netip.AddrPort{}}
+		stateDir: get("state-dir"), keyFile: get("key-file"), logLevel: get("log-level"), logFormat: get("log-format"),
+		metrics: get("metrics"), peers: map[wire.NodeID]netip.AddrPort{}}
 	id, err := strconv.ParseUint(get("node-id"), 0, 64)
 	if err != nil || id == 0 || id > 1<<32-1 {
 		return nil, inFile(fmt.Errorf("--node-id must be 1..4294967295"), "node-id")
 	}
 	s.nodeID = wire.NodeID(id)
-	if s.listen, err = resolveAddrPort(get("listen")); err != nil {
-		return nil, inFile(fmt.Errorf("--listen: %w", err), "listen")
-	}
 	if m := get("mcast"); m != "" {
 		if s.mcast, err = netip.ParseAddrPort(m); err != nil {
 			return nil, inFile(fmt.Errorf("--mcast: %w", err), "mcast")
 		}
 	}
-	peers := c.StringSlice("peer")
-	if !c.IsSet("peer") {
-		peers = file["peer"]
+	if err := cf.checkTransport(s.mcast.IsValid()); err != nil {
+		return nil, err
 	}
-	if err := s.setPeers(peers); err != nil {
-		return nil, inFile(err, "peer", "node-id", "listen", "mcast")
+	if len(cf.nodes) > 0 && !c.IsSet("peer") {
+		// The file's node list: this node is the entry --node-id names, or the one at
+		// an address of this host; its address is where it listens.
+		nodes, err := cf.resolveNodes()
+		if err != nil {
+			return nil, err
+		}
+		given := c.IsSet("node-id") || len(file["node-id"]) > 0
+		if s.nodeID, s.picked, err = cf.pickSelf(nodes, s.nodeID, given, localAddrs); err != nil {
+			return nil, err
+		}
+		s.peers = nodes
+		s.names = cf.names()
+		if c.IsSet("listen") || len(file["listen"]) > 0 {
+			if s.listen, err = resolveAddrPort(get("listen")); err != nil {
+				return nil, inFile(fmt.Errorf("--listen: %w", err), "listen")
+			}
+			if s.listen != nodes[s.nodeID] {
+				return nil, inFile(fmt.Errorf("--listen is %s, but %s lists node %d at %s", s.listen, cf.path, s.nodeID, nodes[s.nodeID]), "listen")
+			}
+		}
+		s.listen = nodes[s.nodeID]
+	} else {
+		if s.listen, err = resolveAddrPort(get("listen")); err != nil {
+			return nil, inFile(fmt.Errorf("--listen: %w", err), "listen")
+		}
+		if err := s.setPeers(c.StringSlice("peer")); err != nil {
+			return nil, inFile(err, "node-id", "listen", "mcast")
+		}
 	}
 	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
 		return nil, inFile(fmt.Errorf("--token-timeout must be a duration of at least 30ms"), "token-timeout")
@@ -294,7 +336,7 @@ func load(c *cli.Context) (*settings, error) {
 		for _, text := range file[list.name] {
 			v, err := strconv.ParseUint(text, 10, 32)
 			if err != nil {
-				return nil, fmt.Errorf("config %s:%d: %s %q: want a numeric id", c.String("config"), lines[list.name], list.name, text)
+				return nil, fmt.Errorf("config %s:%d: %s %q: want a numeric id", cf.path, lines[list.name], list.name, text)
 			}
 			*list.to = append(*list.to, uint32(v))
 		}
@@ -305,8 +347,8 @@ func load(c *cli.Context) (*settings, error) {
 	if err := s.checkAuthentication(); err != nil {
 		return nil, inFile(err, "listen", "key-file", "unauthenticated")
 	}
-	if _, err := logger(s.logLevel, os.Stderr); err != nil {
-		return nil, inFile(err, "log-level")
+	if _, err := logger(s.logLevel, s.logFormat, os.Stderr); err != nil {
+		return nil, inFile(err, "log-level", "log-format")
 	}
 	if s.socket == "" {
 		s.socket = ipc.DefaultSocket()
@@ -324,12 +366,20 @@ func atoi(s string) (int, error) {
 	return int(n), err
 }
 
-func logger(level string, w *os.File) (*slog.Logger, error) {
+// logger is the daemon's log on w: at level, as text (key=value) or JSON lines.
+func logger(level, format string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 func run(c *cli.Context) error {
@@ -340,7 +390,7 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit("totemd: "+err.Error(), 2)
 	}
-	log, err := logger(s.logLevel, os.Stderr)
+	log, err := logger(s.logLevel, s.logFormat, os.Stderr)
 	if err != nil {
 		return cli.Exit("totemd: "+err.Error(), 2)
 	}
@@ -356,6 +406,9 @@ func run(c *cli.Context) error {
 			"listen", s.listen, "fix", "totemd keygen PATH, the same key on every node, --key-file PATH")
 	}
 	log.Info("totemd", "version", c.App.Version)
+	if s.picked != "" {
+		log.Info("cluster file", "file", c.String("config"), "node", s.nodeID, "found", s.picked, "nodes", len(s.peers))
+	}
 	var im multicast.Impairment
 	if spec := c.String("impair"); spec != "" {
 		if im, err = multicast.ParseImpairment(spec); err != nil {
@@ -435,9 +488,10 @@ func transport(s *settings, log *slog.Logger) (*multicast.UDP, error) {
 	if err != nil {
 		return nil, err
 	}
-	peers := s.peers
+	var peers map[wire.NodeID]netip.AddrPort // a multicast ring learns addresses from traffic
 	if !s.mcast.IsValid() {
 		// udpu: the member list must include us.
+		peers = maps.Clone(s.peers)
 		if _, ok := peers[s.nodeID]; !ok {
 			peers[s.nodeID] = s.listen
 		}

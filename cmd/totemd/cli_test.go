@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,13 +39,20 @@ func TestCommandLine(t *testing.T) {
 		}
 		return p
 	}
-	good := write("good.conf", "node-id 2\nlisten localhost:6002\npeer 1@127.0.0.1:6001\npeer 2@localhost:6002\ntoken-timeout 1s\n")
-	badID := write("bad-id.conf", "# comment\nnode-id abc\n")
-	badKey := write("bad-key.conf", "node-id 1\nwobble 3\n")
-	five := write("five.conf", "node-id 1\nlisten 127.0.0.1:6001\npeer 1@127.0.0.1:6001\npeer 2@127.0.0.1:6002\npeer 3@127.0.0.1:6003\npeer 4@127.0.0.1:6004\npeer 5@127.0.0.1:6005\n")
-	twice := write("twice.conf", "node-id 1\nmtu 1500\n\nmtu 9000\n")
-	access := write("access.conf", "allow-uid 1000\nallow-uid 1001\nallow-gid 50\n")
-	badUID := write("bad-uid.conf", "allow-uid alice\n")
+	good := write("good.toml", "node-id = 2\ntoken-timeout = \"1s\"\n\n[[node]]\nid = 1\naddress = \"127.0.0.1:6001\"\n\n[[node]]\nid = 2\naddress = \"localhost:6002\"\nname = \"beta\"\n")
+	badID := write("bad-id.toml", "# comment\nnode-id = \"abc\"\n")
+	badKey := write("bad-key.toml", "node-id = 1\nwobble = 3\n")
+	five := write("five.toml", "node-id = 1\n"+nodes(5))
+	twice := write("twice.toml", "node-id = 1\nmtu = 1500\n\nmtu = 9000\n")
+	access := write("access.toml", "allow-uid = [1000, 1001]\nallow-gid = [50]\n")
+	badUID := write("bad-uid.toml", "allow-uid = [\"alice\"]\n")
+	// A shared file: this host has 127.0.0.1, and 192.0.2.0/24 is TEST-NET-1, never an
+	// address of a host here.
+	shared := write("shared.toml", "cluster = \"prod\"\n[[node]]\nid = 7\naddress = \"192.0.2.1:5405\"\n[[node]]\nid = 8\naddress = \"127.0.0.1:6008\"\n")
+	notHere := write("not-here.toml", "unauthenticated = true\n[[node]]\nid = 7\naddress = \"192.0.2.1:5405\"\n")
+	mcast := write("mcast.toml", "transport = \"multicast\"\nmcast = \"239.192.1.1:6000\"\nnode-id = 1\n"+nodes(4))
+	noGroup := write("no-group.toml", "transport = \"multicast\"\n")
+	syntax := write("syntax.toml", "cluster = \"a\"\nmtu = \n")
 	tests := []struct {
 		name   string
 		args   []string
@@ -57,18 +65,27 @@ func TestCommandLine(t *testing.T) {
 		{"a stray word is not ignored", []string{"versoin"}, 2, nil, []string{`unexpected argument "versoin"`, "check-config"}},
 		{"unknown flag: short, no help dump", []string{"--no-such-flag"}, 2, nil, []string{"no-such-flag", "totemd --help"}},
 		{"a duration without a unit", []string{"--token-timeout", "10"}, 2, nil, []string{"token-timeout", "3s"}},
-		{"check-config of a good file", []string{"check-config", good}, 0, []string{good + ": ok", "node 2", "127.0.0.1:6002", "peer 1 at 127.0.0.1:6001", "token timeout 1s"}, nil},
-		{"check-config names file, line and value", []string{"check-config", badID}, 2, nil, []string{badID + ":2: node-id \"abc\"", "1..4294967295"}},
+		{"check-config of a good file", []string{"check-config", good}, 0, []string{good + ": ok", "node 2", "127.0.0.1:6002", "peer 1 at 127.0.0.1:6001", "peer 2 at 127.0.0.1:6002 (beta), this node", "token timeout 1s"}, nil},
+		{"check-config names file, line, key and value", []string{"check-config", badID}, 2, nil, []string{badID + ":2: node-id = \"abc\": want an integer"}},
 		{"the token timeout grows with the ring, as Corosync's", []string{"check-config", five}, 0, []string{"token timeout 4.95s (effective)"}, nil},
 		{"unless told not to", []string{"--token-coefficient", "0", "check-config", five}, 0, []string{"token timeout 3s (effective)"}, nil},
 		{"a ring of two keeps the base", []string{"check-config", good}, 0, []string{"token timeout 1s (effective)"}, nil},
-		{"a key given twice", []string{"check-config", twice}, 2, nil, []string{twice + ":4: mtu is given again (first on line 2)"}},
+		{"a multicast ring with a node list grows too", []string{"check-config", mcast}, 0, []string{"multicast 239.192.1.1:6000", "token timeout 4.3s (effective)", "peer 4 at"}, nil},
+		{"a multicast ring needs its group", []string{"check-config", noGroup}, 2, nil, []string{noGroup + ":1: transport \"multicast\"", `mcast = "GROUP:PORT"`}},
+		{"a key given twice", []string{"check-config", twice}, 2, nil, []string{twice + ":4: ", "mtu", "already defined"}},
+		{"a TOML syntax error", []string{"check-config", syntax}, 2, nil, []string{syntax + ":2: ", "TOML"}},
 		{"access rules in the file", []string{"check-config", access}, 0, []string{"clients: uid 1000, 1001; gid 50"}, nil},
-		{"a uid that is not a number", []string{"check-config", badUID}, 2, nil, []string{badUID + ":1: allow-uid \"alice\""}},
+		{"a uid that is not a number", []string{"check-config", badUID}, 2, nil, []string{badUID + ":1: allow-uid = [\"alice\"]", "list of integers"}},
 		{"check-config refuses an unknown key", []string{"check-config", badKey}, 2, nil, []string{badKey + ":2", `unknown key "wobble"`}},
-		{"check-config of a missing file", []string{"check-config", filepath.Join(dir, "none.conf")}, 2, nil, []string{"none.conf", "no such file"}},
+		{"a shared file: this node by its address", []string{"check-config", shared}, 0, []string{"this is node 8 by its address 127.0.0.1", "127.0.0.1:6008"}, nil},
+		{"a shared file: this node by its id", []string{"--node-id", "7", "--unauthenticated", "check-config", shared}, 0, []string{"node 7 ", "192.0.2.1:5405", "by its node id"}, nil},
+		{"a shared file without this host", []string{"check-config", notHere}, 2, nil, []string{"no [[node]] address is one of this host's", "--node-id"}},
+		{"an id not in the file", []string{"--node-id", "9", "check-config", shared}, 2, nil, []string{"node-id 9 is not in its node list ([7 8])"}},
+		{"check-config of a missing file", []string{"check-config", filepath.Join(dir, "none.toml")}, 2, nil, []string{"none.toml", "no such file"}},
 		{"check-config without a file", []string{"check-config"}, 2, nil, []string{"check-config FILE"}},
-		{"flags before check-config win", []string{"--node-id", "1", "--listen", "127.0.0.1:6001", "check-config", good}, 0, []string{"node 1 ", "127.0.0.1:6001"}, nil},
+		{"flags before check-config win", []string{"--node-id", "1", "check-config", good}, 0, []string{"node 1 ", "127.0.0.1:6001"}, nil},
+		{"a --listen that is not the file's", []string{"--listen", "127.0.0.1:7002", "check-config", good}, 2, nil, []string{"--listen is 127.0.0.1:7002", "lists node 2 at 127.0.0.1:6002"}},
+		{"a log format", []string{"--log-format", "xml", "check-config", good}, 2, nil, []string{"--log-format \"xml\": want text or json"}},
 		{"keygen without a path", []string{"keygen"}, 2, nil, []string{"keygen PATH"}},
 		{"an address that does not resolve", []string{"--listen", "no-such-host.invalid:5405", "check-config", good}, 2, nil, []string{"no-such-host.invalid"}},
 	}
@@ -108,4 +125,13 @@ func TestCommandLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nodes is a cluster file's node list of n nodes on loopback, ports 6001 up.
+func nodes(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "\n[[node]]\nid = %d\naddress = \"127.0.0.1:%d\"\n", i, 6000+i)
+	}
+	return b.String()
 }

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"maps"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +26,7 @@ type settings struct {
 	keyFile         string
 	tokenTimeout    time.Duration
 	logLevel        string
+	logFormat       string // text or json
 	maxMessage      int
 	eventQueue      int
 	eventQueueBytes int
@@ -40,14 +38,18 @@ type settings struct {
 	allowUIDs       []uint32 // clients allowed by uid (none: any)
 	allowGIDs       []uint32
 	metrics         string // HOST:PORT of the Prometheus endpoint ("": none)
+
+	// From a cluster file: how this node found its entry, and the nodes' names.
+	picked string
+	names  map[wire.NodeID]string
 }
 
 // scaledTokenTimeout is the token timeout a ring of members nodes runs with: base, plus
 // coefficient for every member beyond two, as Corosync's token_coefficient. A larger
 // ring has more hops for the token to make, and more nodes whose scheduling hiccups
 // (a busy VM) can delay it, so a timeout right for two is too eager for sixteen. Only
-// a udpu ring knows its size from its configuration (the peer list, the same on every
-// node); a multicast ring runs with base.
+// a ring with a node list (--peer, or a cluster file's [[node]] tables, the same on
+// every node) knows its size; a multicast ring without one runs with base.
 func scaledTokenTimeout(base, coefficient time.Duration, members int) time.Duration {
 	if members <= 2 {
 		return base
@@ -114,68 +116,6 @@ func (s *settings) checkAuthentication() error {
 // (a datagram is lost with any of its frames).
 const DefaultDatagramSize = 16384 // measured: as fast as 65507 with GSO, and a ring that survives 5% frame loss
 
-// readConfigFile parses a config file: one "key value" (or "key = value") per line,
-// with the flags' names as keys and "#" comments. Only the list keys (repeatedKeys) may
-// appear more than once. Flags given on the command line win over the file.
-func readConfigFile(path string) (map[string][]string, error) {
-	values, _, err := readConfigLines(path)
-	return values, err
-}
-
-// readConfigLines is readConfigFile that also says on which line each key was (its
-// last line, for a list), so that a value refused later is reported with its line.
-func readConfigLines(path string) (map[string][]string, map[string]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	out := make(map[string][]string)
-	lines := make(map[string]int)
-	sc := bufio.NewScanner(f)
-	line := 1
-	for ; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = strings.TrimSpace(text[:i])
-		}
-		if text == "" {
-			continue
-		}
-		key, value, ok := strings.Cut(text, "=")
-		if !ok {
-			key, value, ok = strings.Cut(text, " ")
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if !ok || key == "" || value == "" {
-			return nil, nil, fmt.Errorf("config %s:%d: want \"key value\", got %q", path, line, text)
-		}
-		if !knownKeys[key] {
-			return nil, nil, fmt.Errorf("config %s:%d: unknown key %q", path, line, key)
-		}
-		if first, again := lines[key]; again && !repeatedKeys[key] {
-			return nil, nil, fmt.Errorf("config %s:%d: %s is given again (first on line %d); only %s may be repeated",
-				path, line, key, first, strings.Join(slices.Sorted(maps.Keys(repeatedKeys)), ", "))
-		}
-		out[key] = append(out[key], value)
-		lines[key] = line
-	}
-	if err := sc.Err(); err != nil { // a line over 64 KiB, or a read error
-		return nil, nil, fmt.Errorf("config %s:%d: %w", path, line, err)
-	}
-	return out, lines, nil
-}
-
-// repeatedKeys are the list settings: each line adds one.
-var repeatedKeys = map[string]bool{"peer": true, "allow-uid": true, "allow-gid": true}
-
-var knownKeys = map[string]bool{
-	"node-id": true, "cluster": true, "listen": true, "mcast": true, "interface": true, "peer": true,
-	"socket": true, "state-dir": true, "key-file": true, "token-timeout": true, "token-coefficient": true, "log-level": true,
-	"max-message-size": true, "event-queue": true, "event-queue-bytes": true, "unauthenticated": true, "mtu": true, "datagram-size": true, "multicast-loop": true, "gso": true,
-	"allow-uid": true, "allow-gid": true, "metrics": true,
-}
-
 // parsePeer parses ID@HOST:PORT.
 func parsePeer(s string) (wire.NodeID, netip.AddrPort, error) {
 	idText, addrText, ok := strings.Cut(s, "@")
@@ -192,6 +132,10 @@ func parsePeer(s string) (wire.NodeID, netip.AddrPort, error) {
 	}
 	return wire.NodeID(id), addr, nil
 }
+
+// lookupNetIP resolves host names (a variable for the fuzz test, which must not wait on
+// DNS).
+var lookupNetIP = net.DefaultResolver.LookupNetIP
 
 // resolveAddrPort parses HOST:PORT, where HOST is an IP address or a name to resolve
 // ("localhost", a host in /etc/hosts or DNS). A name's IPv4 address is preferred, as
@@ -211,7 +155,7 @@ func resolveAddrPort(s string) (netip.AddrPort, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := lookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("%q: cannot resolve %s: %w", s, host, err)
 	}

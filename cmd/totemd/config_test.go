@@ -55,15 +55,18 @@ func loadArgs(t *testing.T, args ...string) (*settings, error) {
 }
 
 func TestConfigFileUnderFlags(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "totemd.conf")
+	path := filepath.Join(t.TempDir(), "totem.toml")
 	conf := strings.Join([]string{
-		"# a three-node ring",
-		"node-id 2",
-		"listen = 127.0.0.1:6002",
-		"peer 1@127.0.0.1:6001",
-		"peer 2@127.0.0.1:6002",
-		"token-timeout 1s",
-		"cluster prod",
+		"# a two-node ring",
+		"node-id = 2",
+		`token-timeout = "1s"`,
+		`cluster = "prod"`,
+		"[[node]]",
+		"id = 1",
+		`address = "127.0.0.1:6001"`,
+		"[[node]]",
+		"id = 2",
+		`address = "127.0.0.1:6002"`,
 	}, "\n")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -82,8 +85,8 @@ func TestConfigFileUnderFlags(t *testing.T) {
 
 func TestConfigRejects(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.conf")
-	os.WriteFile(bad, []byte("no-such-key 1\n"), 0o600)
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("no-such-key = 1\n"), 0o600)
 	tests := []struct {
 		name string
 		args []string

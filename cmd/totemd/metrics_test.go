@@ -304,8 +304,8 @@ func TestMetricsBadAddress(t *testing.T) {
 // check-config refuses a --metrics value that is not HOST:PORT, naming the line.
 func TestMetricsAddressInConfig(t *testing.T) {
 	bin := totemdBinary(t)
-	path := filepath.Join(t.TempDir(), "m.conf")
-	if err := os.WriteFile(path, []byte("node-id 1\nmetrics nonsense\n"), 0o600); err != nil {
+	path := filepath.Join(t.TempDir(), "m.toml")
+	if err := os.WriteFile(path, []byte("node-id = 1\nmetrics = \"nonsense\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
