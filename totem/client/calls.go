@@ -92,6 +92,9 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		AuthFailures: f.AuthFailures,
 		Replayed:     f.Replayed,
 		DuplicateID:  f.DuplicateID,
+		Transport:    f.Transport,
+		Timers:       timers(f.Timers),
+		Nodes:        nodeInfos(f.KnownNodes),
 	}, nil
 }
 

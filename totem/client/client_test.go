@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -437,5 +438,32 @@ func TestMulticastAsync(t *testing.T) {
 	}
 	if err := p.Wait(ctx); !errors.Is(err, client.ErrNotJoined) {
 		t.Fatalf("async multicast to a group not joined: %v, want ErrNotJoined", err)
+	}
+}
+
+// Status carries the node table and the timers: the daemon's node is a member, a
+// configured node that never started is missing.
+func TestStatusNodesAndTimers(t *testing.T) {
+	addr1, addr2 := netip.MustParseAddrPort("127.0.0.1:5405"), netip.MustParseAddrPort("127.0.0.2:5405")
+	var token time.Duration
+	d := ipctest.StartOperational(t, ipctest.Options{Config: func(c *totem.Config) {
+		c.Nodes = map[client.NodeID]netip.AddrPort{1: addr1, 2: addr2}
+		token = c.Membership.Ring.TokenTimeout
+	}})
+	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
+	defer cancel()
+	st, err := newTestClient(t, d, "a").Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []client.NodeInfo{
+		{ID: 1, Addr: addr1, State: client.NodeMember, Self: true, Configured: true},
+		{ID: 2, Addr: addr2, State: client.NodeMissing, Configured: true},
+	}
+	if !slices.Equal(st.Nodes, want) {
+		t.Errorf("nodes %+v, want %+v", st.Nodes, want)
+	}
+	if st.Timers.Token != token || st.Timers.TokenRetransmit == 0 || st.Timers.Consensus == 0 || st.Timers.Join == 0 || st.Timers.Merge == 0 {
+		t.Errorf("timers %+v, want the node's (token %v)", st.Timers, token)
 	}
 }

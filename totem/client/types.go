@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
@@ -100,6 +101,50 @@ type Status struct {
 	Replayed uint64
 	// DuplicateID counts datagrams dropped because two live nodes send with one node id.
 	DuplicateID uint64
+	// Transport says how the node reaches the ring: "multicast GROUP:PORT" or "udpu"
+	// ("" from a daemon that does not say).
+	Transport string
+	// Timers are the node's effective protocol timers (zero from a daemon that does not
+	// report them).
+	Timers Timers
+	// Nodes lists, sorted by id, every configured node, every node the daemon has heard
+	// from and every member of the current ring.
+	Nodes []NodeInfo
+}
+
+// Timers are a node's effective protocol timers. Zero: off (or not reported).
+type Timers struct {
+	Token              time.Duration // token loss timeout
+	TokenRetransmit    time.Duration // token retransmission (the adaptive timer's cap)
+	TokenRetransmitMin time.Duration // the adaptive token retransmission timer's floor
+	Hold               time.Duration // how long an idle ring's representative holds the token
+	FailToReceive      time.Duration // how long a member may hold the ring's aru back
+	Consensus          time.Duration // how long gathering waits for agreement
+	Join               time.Duration // the join message interval while gathering
+	Merge              time.Duration // the representative's ring announcement interval
+}
+
+// Node states of NodeInfo.
+const (
+	NodeMember  = "member"  // in the current ring (the daemon's own node always is)
+	NodeMissing = "missing" // configured, but not in the current ring
+	NodeUnknown = "unknown" // heard from, but neither configured nor in the ring
+)
+
+// NodeInfo is one node as the daemon's node sees it.
+type NodeInfo struct {
+	ID NodeID
+	// Addr is its configured address, or else the one its datagrams came from; zero
+	// when neither is known.
+	Addr netip.AddrPort
+	// State is NodeMember, NodeMissing or NodeUnknown (a newer daemon may report others).
+	State      string
+	Self       bool // the daemon's own node
+	Configured bool // in the daemon's node list
+	// Heard: the daemon has accepted a datagram from it, HeardAgo before the reply
+	// (never for Self).
+	Heard    bool
+	HeardAgo time.Duration
 }
 
 // Group is a group and its members.
@@ -116,6 +161,35 @@ type Info struct {
 	PID        uint32 // this client's pid as the daemon sees it
 	MaxMessage int    // the largest message Multicast accepts
 	Levels     []Level
+}
+
+func timers(t *ipc.Timers) Timers {
+	if t == nil {
+		return Timers{}
+	}
+	us := func(v uint64) time.Duration { return time.Duration(v) * time.Microsecond }
+	return Timers{
+		Token: us(t.TokenUS), TokenRetransmit: us(t.TokenRetransmitUS), TokenRetransmitMin: us(t.TokenRetransmitMinUS),
+		Hold: us(t.HoldUS), FailToReceive: us(t.FailToReceiveUS), Consensus: us(t.ConsensusUS),
+		Join: us(t.JoinUS), Merge: us(t.MergeUS),
+	}
+}
+
+// nodeInfos converts the status reply's known_nodes; an address that does not parse is
+// left zero.
+func nodeInfos(ns []ipc.NodeInfo) []NodeInfo {
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([]NodeInfo, len(ns))
+	for i, n := range ns {
+		addr, _ := netip.ParseAddrPort(n.Addr)
+		out[i] = NodeInfo{
+			ID: n.Node, Addr: addr, State: n.State, Self: n.Self, Configured: n.Configured,
+			Heard: n.HeardAgoUS > 0, HeardAgo: time.Duration(n.HeardAgoUS) * time.Microsecond,
+		}
+	}
+	return out
 }
 
 func member(m ipc.Member) Member {

@@ -128,6 +128,13 @@ type ServerFrame struct {
 	// DuplicateID counts datagrams dropped because a second live node sends with a
 	// member's node id.
 	DuplicateID uint64 `msgpack:"duplicate_id,omitempty"`
+	// Transport says how the node reaches the ring: "multicast GROUP:PORT" or "udpu".
+	Transport string `msgpack:"transport,omitempty"`
+	// Timers are the node's effective protocol timers.
+	Timers *Timers `msgpack:"timers,omitempty"`
+	// KnownNodes lists every configured node, every node heard and every ring member,
+	// sorted by id (status.go).
+	KnownNodes []NodeInfo `msgpack:"known_nodes,omitempty"`
 
 	// groups
 	Groups []Group `msgpack:"groups,omitempty"`
