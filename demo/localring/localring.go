@@ -131,6 +131,11 @@ type Options struct {
 	// Mcast, if set ("GROUP:PORT"), makes a multicast ring: every daemon gets --mcast
 	// and no --peer list.
 	Mcast string
+	// ClusterFile, if set, describes the ring in one TOML cluster file in Dir, which
+	// every daemon reads (--config) as an operator's nodes would; each finds its own
+	// entry there by its address when each runs in its own namespace, else by
+	// --node-id. Without it, the ring is described by flags alone.
+	ClusterFile bool
 }
 
 // Ring is a set of totemd processes configured as one cluster. Its methods may be
@@ -216,6 +221,11 @@ func New(o Options) (*Ring, error) {
 		}
 		r.Nodes = append(r.Nodes, n)
 	}
+	if o.ClusterFile {
+		if err := os.WriteFile(r.clusterFilePath(), []byte(r.clusterFile()), 0o600); err != nil {
+			return nil, fmt.Errorf("localring: %w", err)
+		}
+	}
 	return r, nil
 }
 
@@ -249,9 +259,36 @@ func (r *Ring) Node(id int) *Node {
 	return r.Nodes[id-1]
 }
 
+// clusterFile is the ring as a cluster file: what every node reads with ClusterFile.
+func (r *Ring) clusterFile() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cluster = %q\n", r.opts.Cluster)
+	// TokenTimeout is the timeout the ring runs with, whatever its size.
+	fmt.Fprintf(&b, "token-timeout = %q\ntoken-coefficient = \"0s\"\n", r.opts.TokenTimeout)
+	if r.opts.Mcast != "" {
+		fmt.Fprintf(&b, "transport = \"multicast\"\nmcast = %q\n", r.opts.Mcast)
+	} else {
+		b.WriteString("transport = \"udpu\"\n")
+	}
+	for _, p := range r.Nodes {
+		fmt.Fprintf(&b, "\n[[node]]\nid = %d\naddress = %q\n", p.ID, p.Addr)
+	}
+	return b.String()
+}
+
+// clusterFilePath is where ClusterFile puts the cluster file.
+func (r *Ring) clusterFilePath() string { return filepath.Join(r.opts.Dir, "cluster.toml") }
+
 // args are n's totemd flags: every node is a peer, itself included, which is what a
 // config shared by all the nodes of a cluster looks like.
 func (r *Ring) args(n *Node) []string {
+	if r.opts.ClusterFile {
+		args := []string{"--config", r.clusterFilePath(), "--socket", n.Socket, "--state-dir", n.StateDir}
+		if r.opts.Namespace == nil { // every node has this host's addresses
+			args = append(args, "--node-id", fmt.Sprint(n.ID))
+		}
+		return append(args, r.opts.Args...)
+	}
 	args := []string{
 		"--node-id", fmt.Sprint(n.ID), "--listen", n.Addr,
 		"--socket", n.Socket, "--state-dir", n.StateDir,

@@ -57,6 +57,12 @@ func run(m *testing.M) int {
 // test ends, printing their logs if it failed.
 func startRing(t *testing.T, n int, out *syncBuffer) *Ring {
 	t.Helper()
+	return startRingWith(t, Options{Nodes: n}, out)
+}
+
+// startRingWith is startRing with options; Totemd and Dir are filled in.
+func startRingWith(t *testing.T, o Options, out *syncBuffer) *Ring {
+	t.Helper()
 	if skipWhy != "" {
 		t.Skip(skipWhy)
 	}
@@ -67,7 +73,7 @@ func startRing(t *testing.T, n int, out *syncBuffer) *Ring {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(t.Context(), ringTimeout)
 	defer cancel()
-	o := Options{Totemd: totemd, Dir: dir, Nodes: n}
+	o.Totemd, o.Dir = totemd, dir
 	if out != nil { // not a nil *syncBuffer in a non-nil io.Writer
 		o.Stdout = out
 	}
@@ -105,6 +111,18 @@ func waitRing(t *testing.T, r *Ring, ns ...*Node) string {
 		t.Fatal(err)
 	}
 	return ring
+}
+
+// Three daemons read one cluster file, each told only which node it is, and form one
+// ring of the file's nodes.
+func TestOneClusterFile(t *testing.T) {
+	r := startRingWith(t, Options{Nodes: 3, ClusterFile: true}, nil)
+	waitRing(t, r, r.Nodes...)
+	for _, n := range r.Nodes {
+		if log := n.Log(); !strings.Contains(log, "--config "+r.clusterFilePath()) || strings.Contains(log, "--peer") {
+			t.Errorf("node %d was not started from the cluster file alone:\n%s", n.ID, log)
+		}
+	}
 }
 
 // TestKillAndRestart: three daemons form a ring; node 3 killed, the other two form one

@@ -110,6 +110,9 @@ func newClusterOn(t *testing.T, lanNodes, n int, multicast bool, extra ...string
 		Namespace: lan.Namespace,
 		Addr:      func(id int) string { return lan.Addr(id).String() + ":5405" },
 		Args:      args,
+		// One cluster file for every node, as on real hosts: each daemon finds its
+		// entry by the address its namespace has.
+		ClusterFile: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +134,11 @@ func newClusterOn(t *testing.T, lanNodes, n int, multicast bool, extra ...string
 		}
 	}
 	c.waitRing(r.Nodes...)
+	for _, nd := range r.Nodes {
+		if want := fmt.Sprintf(`node=%d found="by its address %s`, nd.ID, lan.Addr(nd.ID)); !strings.Contains(nd.Log(), want) {
+			t.Fatalf("node %d did not find itself in the cluster file by its address (no %q in its log)", nd.ID, want)
+		}
+	}
 	c.load = startLoad(t, r)
 	return c
 }
