@@ -159,6 +159,10 @@ func opCommand(name, args, usage string) *cli.Command {
 		Name: name, Usage: usage, ArgsUsage: args,
 		SkipFlagParsing: true, // "add -5" is a number, not a flag
 		Action: func(c *cli.Context) error {
+			// With flag parsing off, help is asked for by hand.
+			if args := c.Args().Slice(); len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+				return cli.ShowCommandHelp(c.Lineage()[1], name)
+			}
 			o, err := parseOp(append([]string{name}, c.Args().Slice()...))
 			if err != nil {
 				return usagef("%v", err)

@@ -116,6 +116,8 @@ func TestUsageAndNoDaemon(t *testing.T) {
 		{[]string{"frobnicate"}, 2, "unknown command"},
 		{[]string{"add"}, 2, "add takes one number"},
 		{[]string{"add", "x"}, 2, "not a whole number"},
+		{[]string{"add", "--help"}, 0, "add N (negative to subtract)"},
+		{[]string{"inc", "-h"}, 0, "add 1 and print the new value"},
 		{[]string{"inc", "2"}, 2, "takes no arguments"},
 		{[]string{"replica", "extra"}, 2, "takes no arguments"},
 		{[]string{"replica", "--replicas", "0"}, 2, "at least 1"},
@@ -126,6 +128,13 @@ func TestUsageAndNoDaemon(t *testing.T) {
 	} {
 		var out, errOut bytes.Buffer
 		args := append([]string{"counter", "--socket", sock}, tc.args...)
+		if tc.code == 0 { // help: on standard output
+			code := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+			if code != 0 || !strings.Contains(out.String(), tc.msg) {
+				t.Errorf("counter %s: exit %d, stdout %q, stderr %q; want 0 and %q", strings.Join(tc.args, " "), code, out.String(), errOut.String(), tc.msg)
+			}
+			continue
+		}
 		code := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
 		if code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 			t.Errorf("counter %s: exit %d, stderr %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), tc.code, tc.msg)
