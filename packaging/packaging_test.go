@@ -666,3 +666,33 @@ func TestSysusers(t *testing.T) {
 		}
 	}
 }
+
+// tomlBlockRe finds the TOML code blocks of a Markdown file.
+var tomlBlockRe = regexp.MustCompile("(?s)```toml\n(.*?)```")
+
+// TestDocumentedClusterFiles checks every cluster file the README and the operations
+// guide show: totemd accepts each, as node 1 of it, so that what an operator copies
+// works.
+func TestDocumentedClusterFiles(t *testing.T) {
+	h := totemdHelp(t)
+	dir := t.TempDir()
+	for _, doc := range []string{"../README.md", "../docs/OPERATIONS.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks := tomlBlockRe.FindAllSubmatch(data, -1)
+		if len(blocks) == 0 {
+			t.Errorf("%s shows no cluster file (a ```toml block)", doc)
+		}
+		for i, b := range blocks {
+			path := filepath.Join(dir, fmt.Sprintf("%s-%d.toml", filepath.Base(doc), i))
+			if err := os.WriteFile(path, b[1], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if ok, msg := checkConfig(t, h, path, append(probeFlags(dir), "--node-id", "1")...); !ok {
+				t.Errorf("%s: cluster file %d is refused:\n%s\n%s", doc, i+1, b[1], msg)
+			}
+		}
+	}
+}
