@@ -27,7 +27,7 @@ const leaveTimeout = 2 * time.Second
 func newApp() *cli.App {
 	app := &cli.App{
 		Name:  "totemctl",
-		Usage: "talk to the local totem daemon: ring status, groups, send, listen, bench",
+		Usage: "talk to the local totem daemon: ring status (once or watched), groups, send, listen, bench",
 		Description: "Members and senders are shown as NODE/PID (the node id and the client's process id).\n" +
 			"Exit status: 0 on success, 1 when the command failed, 2 on a usage error.",
 		Flags: []cli.Flag{
@@ -37,7 +37,7 @@ func newApp() *cli.App {
 			},
 		},
 		Commands: []*cli.Command{
-			statusCommand(), groupsCommand(), membersCommand(),
+			statusCommand(), watchCommand(), groupsCommand(), membersCommand(),
 			sendCommand(), listenCommand(), benchCommand(),
 		},
 		Action:         noCommand,

@@ -54,6 +54,9 @@ func TestUsageErrors(t *testing.T) {
 		{"bench window 0", []string{"bench", "--window", "0"}},
 		{"bench window too large", []string{"bench", "--window", "4097"}},
 		{"bad duration", []string{"listen", "--group", "g", "--timeout", "soon"}},
+		{"watch interval 0", []string{"watch", "--interval", "0s"}},
+		{"watch negative count", []string{"watch", "--count", "-1"}},
+		{"watch with an argument", []string{"watch", "extra"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

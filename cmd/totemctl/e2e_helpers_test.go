@@ -74,6 +74,13 @@ type testDaemon struct{ *localring.Node }
 // newTestCluster starts n daemons and waits until they form one ring.
 func newTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
+	return newPartialCluster(t, n, n)
+}
+
+// newPartialCluster configures n daemons, every one a peer of the others, but starts
+// only the first started of them, and waits until those form one ring.
+func newPartialCluster(t *testing.T, n, started int) *testCluster {
+	t.Helper()
 	needBinaries(t)
 	dir, err := localring.ShortDir("tctl")
 	if err != nil {
@@ -109,10 +116,10 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 		}
 		c.checkLogs()
 	})
-	for _, d := range c.nodes {
+	for _, d := range c.nodes[:started] {
 		c.start(d)
 	}
-	c.waitRing(c.nodes...)
+	c.waitRing(c.nodes[:started]...)
 	return c
 }
 

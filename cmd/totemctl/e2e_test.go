@@ -507,9 +507,12 @@ func TestOutputShapes(t *testing.T) {
 	checkText(t, c.node(1), []string{"members"},
 		fmt.Sprintf(`^GROUP +NODE +PID +SESSION +NAME\nshapes +2 +%d +\d+ +totemctl listen\n$`, pid))
 	checkText(t, c.node(2), []string{"status"},
-		fmt.Sprintf(`^node id +2\nstate +operational\nring id +%s\nmembers +1 2 3\nsecurity +unauthenticated \(no key: datagrams are only checksummed\)\n(token rotation +[0-9.]+[µm]?s\n)?$`, regexp.QuoteMeta(ring)))
+		fmt.Sprintf(`^node id +2\nstate +operational\nring id +%s\nmembers +1 2 3\ntoken rotation +([0-9.]+[µm]?s|not measured)\n`+
+			`transport +udpu\nkey +none: unauthenticated \(datagrams are only checksummed\)\ntimers +token 300ms, token retransmit [^\n]+, consensus 360ms, join [^\n]+\n\n`+
+			`NODE +ADDRESS +STATE +LAST HEARD\n1 +127\.0\.0\.1:\d+ +member +[0-9.]+s ago\n2 +127\.0\.0\.1:\d+ +member +\(this node\)\n3 +127\.0\.0\.1:\d+ +member +[0-9.]+s ago\n\n`+
+			`auth failures +0\nreplayed +0\nduplicate node id +0\n$`, regexp.QuoteMeta(ring)))
 	// The listener's join went round the ring: node 1 has timed the token since.
-	pollCtl(t, c.node(1), "token rotation", "status")
+	pollStatus(t, c.node(1), regexp.MustCompile(`\ntoken rotation +[0-9.]+[µm]?s\n`))
 }
 
 // checkStatus checks status --json on d: exactly its keys, with their types.
@@ -523,10 +526,20 @@ func checkStatus(t *testing.T, d *testDaemon, ring string) {
 	if err := json.Unmarshal([]byte(out), &raw); err != nil {
 		t.Fatalf("status --json: %q: %v", out, err)
 	}
-	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"auth_failures", "duplicate_id", "members", "node_id", "replayed", "ring_id", "rotation_us", "security", "state"}) {
+	if keys := slices.Sorted(maps.Keys(raw)); !slices.Equal(keys, []string{"auth_failures", "duplicate_id", "key", "members", "node_id", "nodes", "replayed", "ring_id", "rotation_us", "security", "state", "timers", "transport"}) {
 		t.Errorf("status --json keys %v", keys)
 	}
-	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+,"security":"unauthenticated","auth_failures":0,"replayed":0,"duplicate_id":0\}\n$`, d.ID, regexp.QuoteMeta(ring))
+	timers := `\{"token_us":300000,"token_retransmit_us":\d+,"token_retransmit_min_us":\d+,"hold_us":\d+,"fail_to_receive_us":\d+,"consensus_us":360000,"join_us":\d+,"merge_us":\d+\}`
+	var nodes []string
+	for id := 1; id <= 3; id++ {
+		heard, self := `\d+`, "false"
+		if id == d.ID {
+			heard, self = "null", "true"
+		}
+		nodes = append(nodes, fmt.Sprintf(`\{"node_id":%d,"address":"127\.0\.0\.1:\d+","state":"member","self":%s,"configured":true,"heard_ago_us":%s\}`, id, self, heard))
+	}
+	want := fmt.Sprintf(`^\{"node_id":%d,"state":"operational","ring_id":"%s","members":\[1,2,3\],"rotation_us":\d+,"security":"unauthenticated","auth_failures":0,"replayed":0,"duplicate_id":0,`+
+		`"transport":"udpu","key":false,"timers":%s,"nodes":\[%s\]\}\n$`, d.ID, regexp.QuoteMeta(ring), timers, strings.Join(nodes, ","))
 	if !regexp.MustCompile(want).MatchString(out) {
 		t.Errorf("status --json on node %d:\n got %s\nwant %s", d.ID, out, want)
 	}
