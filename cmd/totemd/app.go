@@ -429,6 +429,7 @@ func run(c *cli.Context) error {
 	cfg := totem.DefaultConfig(s.nodeID)
 	cfg.ClusterName, cfg.StateDir, cfg.Logger = s.cluster, s.stateDir, log
 	cfg.Authenticated = s.keyFile != ""
+	cfg.Nodes = s.peers // for status: which configured nodes are in the ring
 	cfg.Membership.SetTokenTimeout(s.tokenTimeout)
 	log.Info("timers", "token", cfg.Membership.Ring.TokenTimeout, "token_retransmit", cfg.Membership.Ring.TokenRetransmit,
 		"consensus", cfg.Membership.Consensus, "join", cfg.Membership.Join, "merge", cfg.Membership.Merge)
