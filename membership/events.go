@@ -11,14 +11,17 @@ import (
 // State is a membership protocol state.
 type State uint8
 
+// The states of the membership protocol, in the order a new ring passes through them.
+// The zero State is the machine before Start ("init").
 const (
-	Gather State = iota + 1
-	Commit
-	Recovery
-	Operational
-	Left // after Leave: the machine does nothing more
+	Gather      State = iota + 1 // exchanging join messages until the proposals agree
+	Commit                       // the commit token is circling the new ring
+	Recovery                     // re-sending old-ring messages on the new ring
+	Operational                  // ordering messages on an installed ring
+	Left                         // after Leave: the machine does nothing more
 )
 
+// String returns the state's lower-case name, as logs and status show it.
 func (s State) String() string {
 	switch s {
 	case Gather:

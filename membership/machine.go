@@ -326,6 +326,11 @@ func (m *Machine) drain(now time.Duration) {
 	for _, msg := range rd.Deliver {
 		m.deliverFromCurrent(now, msg)
 	}
+	if m.rec != nil {
+		for _, v := range rd.Visits {
+			m.recoveryVisit(v)
+		}
+	}
 	for _, f := range rd.Faults {
 		if m.handleFault(now, f) {
 			return

@@ -40,7 +40,7 @@ func (m *Machine) shiftToRecovery(now time.Duration, ct *wire.CommitToken) {
 	}
 	rec := &recovery{members: members, entries: slices.Clone(ct.Members)}
 	m.rec, m.cur = rec, r
-	r.SetVisitHook(m.recoveryVisit)
+	r.StartRecovery()
 	m.transition(Recovery, ct.Ring, "commit token complete")
 
 	if m.old == nil {
@@ -74,7 +74,8 @@ func (m *Machine) lowerTransHas(s wire.Seq) bool {
 	return false
 }
 
-// recoveryVisit runs at each token visit during recovery and decides when to install.
+// recoveryVisit takes each token visit during recovery (ring.Ready.Visits) and decides
+// when to install.
 //
 // Once the token has been round once (every member has visited and reported its queue),
 // a zero Backlog means no member has old messages left to re-send: they all carry a seq
@@ -87,25 +88,22 @@ func (m *Machine) lowerTransHas(s wire.Seq) bool {
 // re-sending, two of them can clear the flag on consecutive rotations while a third still
 // has messages queued, and a member then installs without them. The simulation found
 // exactly that (seed 313). Backlog counts every member's queue, so it cannot be fooled.
-func (m *Machine) recoveryVisit(t *wire.Token) {
+func (m *Machine) recoveryVisit(v ring.Visit) {
 	rec := m.rec
 	rec.visits++
-	t.RetransFlag = t.Backlog > 0
-	if !rec.installFixed && rec.visits >= 2 && t.Backlog == 0 {
-		rec.installSeq = t.Seq
+	if !rec.installFixed && rec.visits >= 2 && v.Backlog == 0 {
+		rec.installSeq = v.Seq
 		rec.installFixed = true
+		// Messages above installSeq are sent by members that have installed the ring.
+		// Until we install it too, we must not let the token's aru cover them: a member
+		// delivering one as safe would otherwise do so in a configuration we may never
+		// install (EVS-16, found by the simulation on seed 11243).
+		m.cur.CapAru(rec.installSeq)
 	}
 	if !rec.installFixed {
 		return
 	}
-	if t.Aru > rec.installSeq {
-		// Messages above installSeq were sent by members that have installed the ring.
-		// Until we install it too, we must not let the token's aru cover them: a member
-		// delivering one as safe would otherwise do so in a configuration we may never
-		// install (EVS-16, found by the simulation on seed 11243).
-		t.Aru, t.AruID = rec.installSeq, m.self
-	}
-	if m.cur.Aru() >= rec.installSeq && t.Aru >= rec.installSeq {
+	if v.OwnAru >= rec.installSeq && v.Aru >= rec.installSeq {
 		rec.aruVisits++
 		if rec.aruVisits >= 2 {
 			rec.install = true
@@ -151,7 +149,7 @@ func (m *Machine) install(now time.Duration) {
 	m.regID, m.regMembers = id, slices.Clone(rec.members)
 	m.proc, m.fail, m.leaving = slices.Clone(rec.members), nil, nil
 	m.old, m.oldHeld, m.rec = nil, nil, nil
-	m.cur.SetVisitHook(nil)
+	m.cur.EndRecovery()
 	m.commitCopy, m.commitResendAt = nil, 0
 	m.transition(Operational, id, "installed")
 	m.mergeAt = now + m.cfg.Merge

@@ -28,6 +28,7 @@ const (
 	FaultForeign
 )
 
+// String returns the fault's name as logs show it ("token-lost", ...).
 func (k FaultKind) String() string {
 	switch k {
 	case FaultTokenLost:
@@ -70,8 +71,19 @@ type Ready struct {
 	Deliver []*wire.Mcast
 	// Faults for the membership layer.
 	Faults []Fault
+	// Visits reports, in recovery (StartRecovery), each token visit's token as this
+	// member passed it on: what the membership layer decides the end of recovery from.
+	Visits []Visit
 	// Deadline is when the ring next wants Tick to be called (0: no timer armed).
 	Deadline time.Duration
+}
+
+// Visit is one token visit in recovery, as the token left this member.
+type Visit struct {
+	Seq     wire.Seq // the highest seq numbered on the ring
+	Aru     wire.Seq // the token's aru (after the ceiling, CapAru)
+	Backlog uint32   // messages queued at the members, as the token counts them
+	OwnAru  wire.Seq // this member's aru
 }
 
 // Stats counts what the ring has done; it only grows.
@@ -202,9 +214,13 @@ type Ring struct {
 	missed        map[wire.Seq]int // visits each missing seq has been missing
 
 	queue          []pending
-	queuedRecovery int                 // recovery copies in queue
-	visitHook      func(t *wire.Token) // see SetVisitHook
-	stopped        bool
+	queuedRecovery int // recovery copies in queue
+	// Recovery (StartRecovery): the token's aru leaves this member at most aruCeiling
+	// once capped.
+	recovering bool
+	capped     bool
+	aruCeiling wire.Seq
+	stopped    bool
 
 	tokenSeq  uint64      // TokenSeq of the last token we accepted
 	lastToken *wire.Token // our copy of the token we last forwarded, for retransmission
@@ -339,10 +355,22 @@ func (r *Ring) TakeQueue() []Pending {
 	return out
 }
 
-// SetVisitHook installs f to run at every token visit, after the ordering rules and before
-// the token is passed on. The membership layer uses it during recovery to maintain the
-// token's RetransFlag and to hold its Aru (with AruID) down; f may modify only those.
-func (r *Ring) SetVisitHook(f func(t *wire.Token)) { r.visitHook = f }
+// StartRecovery puts the ring in recovery: the membership layer re-sends an old ring's
+// messages over it and must learn when every member holds them all. From now on each
+// visit sets the token's RetransFlag while any member has messages queued (its Backlog
+// counts every member's queue, so a flag that each member sets and clears for itself,
+// as the paper has it, cannot be fooled by two members clearing it in turn), and
+// reports the token as it left in Ready.Visits.
+func (r *Ring) StartRecovery() { r.recovering = true }
+
+// CapAru keeps the token's aru at most ceiling when it leaves this member (naming this
+// member as the one that lowered it) until EndRecovery. A member still in recovery
+// uses it so that no member can deliver as safe, in a configuration this member may
+// never install, a message above what recovery re-sent.
+func (r *Ring) CapAru(ceiling wire.Seq) { r.capped, r.aruCeiling = true, ceiling }
+
+// EndRecovery ends recovery: the ring is operational, the token passes unchanged.
+func (r *Ring) EndRecovery() { r.recovering, r.capped = false, false }
 
 // Stop disarms every timer and drops a held token: the ring is no longer operational (the
 // membership layer keeps it only as the store of its messages). Messages may still be
@@ -363,7 +391,7 @@ func (r *Ring) Ready() Ready {
 
 // HasReady reports whether Ready holds outputs.
 func (r *Ring) HasReady() bool {
-	return len(r.ready.Multicast)+len(r.ready.Unicast)+len(r.ready.Deliver)+len(r.ready.Faults) > 0
+	return len(r.ready.Multicast)+len(r.ready.Unicast)+len(r.ready.Deliver)+len(r.ready.Faults)+len(r.ready.Visits) > 0
 }
 
 // Status returns a snapshot.

@@ -732,3 +732,55 @@ func TestAHoldCancelShortensTheWaitForAPossiblyHeldToken(t *testing.T) {
 		t.Fatal("a token that did not come after the hold cancel was not re-sent")
 	}
 }
+
+// In recovery each visit marks the token's RetransFlag while any member has messages
+// queued and reports the token as it left; once capped, the token's aru leaves at most
+// the ceiling, naming this member; after EndRecovery the token passes unchanged and
+// nothing is reported.
+func TestRecoveryInputs(t *testing.T) {
+	r := newTestRing(t, testConfig(2), 1, 2, 3)
+	// Member 2 holds 1..5, so its aru is 5.
+	for s := wire.Seq(1); s <= 5; s++ {
+		r.StepMcast(0, mcast(s, 1, wire.Agreed))
+	}
+	r.Ready()
+	visit := func(tokenSeq uint64, backlog uint32) (*wire.Token, []Visit) {
+		t.Helper()
+		r.StepToken(0, &wire.Token{Ring: testRing, TokenSeq: tokenSeq, Seq: 5, Aru: 5, AruID: 1, Backlog: backlog})
+		rd := r.Ready()
+		return tokenOut(t, rd), rd.Visits
+	}
+
+	tok, visits := visit(1, 4)
+	if tok.RetransFlag || visits != nil {
+		t.Fatalf("before StartRecovery: RetransFlag %v, visits %v; want the token untouched and no report", tok.RetransFlag, visits)
+	}
+
+	r.StartRecovery()
+	tok, visits = visit(3, 4)
+	if !tok.RetransFlag {
+		t.Errorf("backlog 4 in recovery: RetransFlag not set")
+	}
+	if want := []Visit{{Seq: 5, Aru: 5, Backlog: 4, OwnAru: 5}}; !slices.Equal(visits, want) {
+		t.Errorf("visits %+v, want %+v", visits, want)
+	}
+	tok, _ = visit(5, 0)
+	if tok.RetransFlag {
+		t.Errorf("backlog 0 in recovery: RetransFlag still set")
+	}
+
+	r.CapAru(3)
+	tok, visits = visit(7, 0)
+	if tok.Aru != 3 || tok.AruID != 2 {
+		t.Errorf("capped at 3: token aru %d by %d, want 3 by this member (2)", tok.Aru, tok.AruID)
+	}
+	if len(visits) != 1 || visits[0].Aru != 3 || visits[0].OwnAru != 5 {
+		t.Errorf("capped visit reported as %+v, want the token's aru 3 and our own 5", visits)
+	}
+
+	r.EndRecovery()
+	tok, visits = visit(9, 4)
+	if tok.Aru != 5 || tok.RetransFlag || visits != nil {
+		t.Errorf("after EndRecovery: aru %d, RetransFlag %v, visits %v; want the token unchanged and no report", tok.Aru, tok.RetransFlag, visits)
+	}
+}

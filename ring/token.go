@@ -71,8 +71,8 @@ func (r *Ring) visit(now time.Duration, t *wire.Token) {
 	r.updateFlow(t, resent+sent)
 	r.updateAru(t)
 	r.checkFailToReceive(now, t, prevAru)
-	if r.visitHook != nil {
-		r.visitHook(t)
+	if r.recovering {
+		r.recoveryVisit(t)
 	}
 
 	r.tokenSeq = t.TokenSeq
@@ -80,6 +80,15 @@ func (r *Ring) visit(now time.Duration, t *wire.Token) {
 	r.lossAt, r.tokenAt = now+r.cfg.TokenTimeout, now
 	r.lossReported = false
 	r.deliver()
+}
+
+// recoveryVisit applies recovery's rules to the token and reports the visit.
+func (r *Ring) recoveryVisit(t *wire.Token) {
+	t.RetransFlag = t.Backlog > 0
+	if r.capped && t.Aru > r.aruCeiling {
+		t.Aru, t.AruID = r.aruCeiling, r.cfg.Self
+	}
+	r.ready.Visits = append(r.ready.Visits, Visit{Seq: t.Seq, Aru: t.Aru, Backlog: t.Backlog, OwnAru: r.aru})
 }
 
 // noteIdle counts visits without new messages (for token hold).
