@@ -37,6 +37,15 @@
 // writer blocked on such a client notices within a fraction of a second and gives it
 // CloseTimeout more to take the reason.
 //
+// The server reads requests with its own strict parser (request.go), not the
+// reflective decoder: every integer is checked against its range, every field has one
+// msgpack type, and an error names the field (docs/PROTOCOL.md §5.1). The hello is
+// read with a limit of HelloFrameMax; max_frame applies from the welcome on.
+//
+// A request's reply is written before any event it caused: the writer holds back a
+// view showing the client's own join or leave, and the client's own message, until
+// the reply of the request behind it is written (see conn).
+//
 // Bad input never reaches the node: a frame that does not decode, or a request the
 // server does not know, gets an error reply and the connection goes on; a frame header
 // above the limit cannot be skipped safely, so it gets a fatal error and a disconnect.

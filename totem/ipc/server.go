@@ -23,7 +23,9 @@ type ServerOptions struct {
 	// MaxMessageSize must be the node's Config.MaxMessageSize: the welcome announces it
 	// and the frame limit derives from it. Zero means DefaultMaxMessage.
 	MaxMessageSize int
-	// HelloTimeout bounds the wait for a new client's hello. Default 5s.
+	// HelloTimeout bounds the wait for a new client's hello; a client that sends none
+	// in time gets a fatal timeout error (docs/PROTOCOL.md §3). Default 5s. The
+	// document names totemd's flag for it: --hello-timeout (config key hello-timeout).
 	HelloTimeout time.Duration
 	// CloseTimeout bounds how long a closing connection may take to write its last
 	// frame (the reason it is closed) to a client that reads slowly. Default 2s.
