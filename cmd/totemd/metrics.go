@@ -98,6 +98,8 @@ var (
 	descSendErrors = desc("send_errors_total", "Datagram sends the operating system refused.")
 	descRecv       = desc("datagrams_received_total", "Datagrams received and passed to the protocol.")
 	descDropped    = desc("datagrams_dropped_total", "Received datagrams dropped, by reason: open (failed authentication or checksum), header, self, overflow, unknown (sender), fragment, replay, duplicate_id, impaired.", "reason")
+	descNodeMember = desc("node_member", "Each known node (configured, heard or in the ring): 1 while it is a member of this node's ring, 0 while it is missing or unknown.", "node", "state")
+	descNodeHeard  = desc("node_heard_age_seconds", "Seconds since this node last accepted a datagram from the node (absent: never heard; not exported for this node itself).", "node")
 	descAuthFail   = desc("auth_failures_total", "Datagrams that failed authentication (or their checksum): another key, forged or corrupted (datagrams_dropped_total{reason=\"open\"}).")
 )
 
@@ -108,7 +110,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descMembers, descClients, descGroups, descAuth, descQueued, descPending, descWaiting,
 		descRotation, descDelivered, descDeliveredBytes, descOriginated, descRetransmitted, descRequested, descReceived, descDiscarded,
 		descTokens, descTokenResent, descHoldCancel, descTransitions,
-		descSent, descSendErrors, descRecv, descDropped, descAuthFail} {
+		descSent, descSendErrors, descRecv, descDropped, descAuthFail, descNodeMember, descNodeHeard} {
 		ch <- d
 	}
 }
@@ -167,6 +169,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descDropped, d.n, d.reason)
 	}
 	counter(descAuthFail, ts.DropOpen)
+
+	now := time.Now()
+	for _, nd := range st.Nodes {
+		id := strconv.FormatUint(uint64(nd.ID), 10)
+		gauge(descNodeMember, b2f(nd.State == totem.NodeMember), id, string(nd.State))
+		if !nd.LastHeard.IsZero() && !nd.Self {
+			gauge(descNodeHeard, now.Sub(nd.LastHeard).Seconds(), id)
+		}
+	}
 }
 
 // rotationHistogram is the ring's fixed-bucket histogram in Prometheus's form: in

@@ -51,6 +51,8 @@ var wantFamilies = map[string]dto.MetricType{
 	"totem_send_errors_total":               dto.MetricType_COUNTER,
 	"totem_datagrams_dropped_total":         dto.MetricType_COUNTER,
 	"totem_auth_failures_total":             dto.MetricType_COUNTER,
+	"totem_node_member":                     dto.MetricType_GAUGE,
+	"totem_node_heard_age_seconds":          dto.MetricType_GAUGE,
 	// The Go and process collectors.
 	"go_goroutines":                 dto.MetricType_GAUGE,
 	"process_resident_memory_bytes": dto.MetricType_GAUGE,
@@ -174,6 +176,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		if got := value(fams, "totem_state", "state", state); got != want {
 			t.Errorf("totem_state{state=%q} = %v, want %v", state, got, want)
 		}
+	}
+	for _, node := range []string{"1", "2"} {
+		if got := value(fams, "totem_node_member", "node", node, "state", "member"); got != 1 {
+			t.Errorf("totem_node_member{node=%q,state=\"member\"} = %v, want 1", node, got)
+		}
+	}
+	if got := value(fams, "totem_node_heard_age_seconds", "node", "2"); got < 0 {
+		t.Errorf("totem_node_heard_age_seconds{node=\"2\"} = %v, want node 2 heard", got)
 	}
 	gauges := map[string]float64{"totem_ring_members": 2, "totem_groups": 1, "totem_authenticated": 0}
 	for name, want := range gauges {
