@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -83,6 +84,7 @@ func daemonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "mtu", Value: multicast.DefaultMTU, Usage: "the network's MTU in `BYTES` (576..65535): the largest frame sent, IP and UDP headers included"},
 		&cli.IntFlag{Name: "datagram-size", Value: DefaultDatagramSize, Usage: "largest ring datagram in `BYTES` (0: one frame; up to 65507); larger ones carry more messages per token visit and are cut into --mtu frames by totemd itself"},
 		&cli.IntFlag{Name: "event-queue", Value: 65536, Usage: "events queued per client before it is cut off as a slow consumer"},
+		&cli.DurationFlag{Name: "hello-timeout", Value: 5 * time.Second, Usage: "how long a new client may take to send its hello before it is disconnected with a timeout error"},
 		&cli.IntFlag{Name: "event-queue-bytes", Value: 64 << 20, Usage: "payload `BYTES` queued per client before it is cut off as a slow consumer"},
 		&cli.UintSliceFlag{Name: "allow-uid", Usage: "allow clients with this `UID` only (repeatable; root always allowed)"},
 		&cli.UintSliceFlag{Name: "allow-gid", Usage: "allow clients with this primary `GID` only (repeatable)"},
@@ -115,10 +117,22 @@ func joinUint(ids []uint32) string {
 // instead of the whole help. A duration without a unit gets the hint it needs.
 func usageError(c *cli.Context, err error, _ bool) error {
 	msg := err.Error()
-	if strings.Contains(msg, "token-timeout") && strings.Contains(msg, "parse error") {
+	if m := badFlagValue.FindStringSubmatch(msg); m != nil && isDurationFlag(m[1]) {
 		msg += " (a duration needs a unit: 3s, 500ms)"
 	}
 	return usagef("%s (see totemd --help)", msg)
+}
+
+// badFlagValue matches the flag package's refusal of a flag's value.
+var badFlagValue = regexp.MustCompile(`invalid value ".*" for flag -{1,2}([a-z0-9-]+)`)
+
+func isDurationFlag(name string) bool {
+	for _, f := range daemonFlags() {
+		if _, ok := f.(*cli.DurationFlag); ok && f.Names()[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // usagef is a usage error: the message on standard error and exit status 2.
@@ -171,6 +185,7 @@ func checkConfig(c *cli.Context) error {
 	if len(s.allowUIDs)+len(s.allowGIDs) > 0 {
 		fmt.Fprintf(w, "clients: uid %s; gid %s (and root)\n", joinUint(s.allowUIDs), joinUint(s.allowGIDs))
 	}
+	fmt.Fprintf(w, "clients send their hello within %v; each may have %d events or %d bytes queued\n", s.helloTimeout, s.eventQueue, s.eventQueueBytes)
 	return nil
 }
 
@@ -316,6 +331,9 @@ func load(c *cli.Context) (*settings, error) {
 	}
 	if s.eventQueueBytes, err = atoi(get("event-queue-bytes")); err != nil || s.eventQueueBytes < 1<<16 {
 		return nil, inFile(fmt.Errorf("--event-queue-bytes must be at least 65536"), "event-queue-bytes")
+	}
+	if s.helloTimeout, err = time.ParseDuration(strings.TrimSpace(get("hello-timeout"))); err != nil || s.helloTimeout < 10*time.Millisecond {
+		return nil, inFile(fmt.Errorf("--hello-timeout must be a duration of at least 10ms"), "hello-timeout")
 	}
 	if s.unauthenticated, err = strconv.ParseBool(get("unauthenticated")); err != nil {
 		return nil, inFile(fmt.Errorf("--unauthenticated must be true or false"), "unauthenticated")
@@ -466,6 +484,7 @@ func run(c *cli.Context) error {
 	served := make(chan error, 1)
 	opts := ipc.ServerOptions{Logger: log, MaxMessageSize: node.MaxMessageSize()}
 	opts.AllowUIDs, opts.AllowGIDs = s.allowUIDs, s.allowGIDs
+	opts.HelloTimeout = s.helloTimeout
 	go func() { served <- ipc.Serve(ctx, ln, node, opts) }()
 	runErr := node.Run(ctx)
 	cancel()

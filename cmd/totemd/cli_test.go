@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/demo/localring"
 	"github.com/totem-gcs/totem/demo/localring/ringtest"
 )
 
@@ -85,6 +88,10 @@ func TestCommandLine(t *testing.T) {
 		{"check-config without a file", []string{"check-config"}, 2, nil, []string{"check-config FILE"}},
 		{"flags before check-config win", []string{"--node-id", "1", "check-config", good}, 0, []string{"node 1 ", "127.0.0.1:6001"}, nil},
 		{"a --listen that is not the file's", []string{"--listen", "127.0.0.1:7002", "check-config", good}, 2, nil, []string{"--listen is 127.0.0.1:7002", "lists node 2 at 127.0.0.1:6002"}},
+		{"a hello timeout without a unit", []string{"--hello-timeout", "5", "check-config", good}, 2, nil, []string{"hello-timeout", "a duration needs a unit"}},
+		{"the hello timeout in force", []string{"--hello-timeout", "750ms", "check-config", good}, 0, []string{"clients send their hello within 750ms"}, nil},
+		{"no duration hint for a number", []string{"--mtu", "big"}, 2, nil, []string{"mtu"}},
+		{"a hello timeout too short", []string{"--hello-timeout", "1ms", "check-config", good}, 2, nil, []string{"--hello-timeout must be a duration of at least 10ms"}},
 		{"a log format", []string{"--log-format", "xml", "check-config", good}, 2, nil, []string{"--log-format \"xml\": want text or json"}},
 		{"keygen without a path", []string{"keygen"}, 2, nil, []string{"keygen PATH"}},
 		{"an address that does not resolve", []string{"--listen", "no-such-host.invalid:5405", "check-config", good}, 2, nil, []string{"no-such-host.invalid"}},
@@ -134,4 +141,47 @@ func nodes(n int) string {
 		fmt.Fprintf(&b, "\n[[node]]\nid = %d\naddress = \"127.0.0.1:%d\"\n", i, 6000+i)
 	}
 	return b.String()
+}
+
+// The daemon says where its socket is, on standard output, in the form
+// docs/PROTOCOL.md §1 gives: a line ending "; clients connect to PATH". It stops cleanly
+// on SIGTERM.
+func TestStartLineNamesTheSocket(t *testing.T) {
+	bin := totemdBinary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "t.sock")
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ports, err := localring.FreeUDPPorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "--listen", fmt.Sprintf("127.0.0.1:%d", ports[0]), "--socket", sock, "--state-dir", filepath.Join(dir, "state"))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no line on standard output: %v\n%s", err, stderr.String())
+	}
+	if want := "; clients connect to " + sock + "\n"; !strings.HasPrefix(line, "totemd: ") || !strings.HasSuffix(line, want) {
+		t.Errorf("start line %q does not end %q", line, want)
+	}
+	if _, err := os.Stat(sock); err != nil {
+		t.Errorf("the socket the line names: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v\n%s", err, stderr.String())
+	}
 }

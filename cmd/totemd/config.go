@@ -30,6 +30,7 @@ type settings struct {
 	maxMessage      int
 	eventQueue      int
 	eventQueueBytes int
+	helloTimeout    time.Duration // a new client's time to send its hello
 	mtu             int
 	datagram        int
 	mcastLoop       bool
