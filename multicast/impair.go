@@ -78,6 +78,8 @@ func parseProbability(s string) (float64, error) {
 	return p, nil
 }
 
+// String returns the impairment in the key=value form ParseImpairment reads, with
+// every field spelled out.
 func (im Impairment) String() string {
 	return fmt.Sprintf("delay=%s,jitter=%s,loss=%g,dup=%g,reorder=%g,seed=%d", im.Delay, im.Jitter, im.Loss, im.Dup, im.Reorder, im.Seed)
 }

@@ -16,6 +16,7 @@ type Member struct {
 	Session uint32
 }
 
+// String returns the member as "node/session".
 func (m Member) String() string { return fmt.Sprintf("%d/%d", m.Node, m.Session) }
 
 func cmpMember(a, b Member) int {

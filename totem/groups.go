@@ -34,6 +34,8 @@ func cmpMember(a, b Member) int {
 // Reason says why a member joined or left a group.
 type Reason uint8
 
+// The reasons a view gives for each member that joined or left. The Unix socket
+// protocol carries their String names (docs/PROTOCOL.md §8.2).
 const (
 	ReasonJoin       Reason = 1 // joined
 	ReasonLeave      Reason = 2 // left the group
@@ -42,6 +44,7 @@ const (
 	ReasonNodeUp     Reason = 5 // its node came into the configuration (merge, restart)
 )
 
+// String returns the reason's name ("join", "node-down", ...) as views print it.
 func (r Reason) String() string {
 	switch r {
 	case ReasonJoin:

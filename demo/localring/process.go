@@ -159,12 +159,14 @@ type Buffer struct {
 	b  bytes.Buffer
 }
 
+// Write appends p under the lock; it is the io.Writer the output goroutine writes to.
 func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
+// String returns a copy of everything written so far; safe while writes go on.
 func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 // NodeID identifies one processor (one totemd). Zero is reserved and never a member.
 type NodeID uint32
 
+// String returns the id in decimal.
 func (n NodeID) String() string { return strconv.FormatUint(uint64(n), 10) }
 
 // Seq is a position in a ring's total order. Sequence numbers restart at 1 on every ring;
@@ -22,6 +23,7 @@ type RingID struct {
 	Seq uint64
 }
 
+// String returns the ring id as "rep.seq", the form logs and status use.
 func (r RingID) String() string { return fmt.Sprintf("%d.%d", r.Rep, r.Seq) }
 
 // IsZero reports whether r is the zero ring id (no ring yet).
@@ -67,6 +69,7 @@ var kindNames = [...]string{
 	KindTokenHoldCancel: "token-hold-cancel",
 }
 
+// String returns the kind's name ("token", "mcast", ...) or kind(N) for an unknown one.
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
 		return kindNames[k]
@@ -104,6 +107,7 @@ const (
 	Safe Guarantee = 1
 )
 
+// String returns "agreed", "safe" or guarantee(N) for an unknown value.
 func (g Guarantee) String() string {
 	switch g {
 	case Agreed:
@@ -188,11 +192,22 @@ type TokenHoldCancel struct {
 	Ring RingID
 }
 
-func (*Mcast) Kind() Kind           { return KindMcast }
-func (*Token) Kind() Kind           { return KindToken }
-func (*Join) Kind() Kind            { return KindJoin }
-func (*CommitToken) Kind() Kind     { return KindCommitToken }
-func (*MergeDetect) Kind() Kind     { return KindMergeDetect }
+// Kind reports KindMcast; with the other Kind methods it makes each body a Packet.
+func (*Mcast) Kind() Kind { return KindMcast }
+
+// Kind reports KindToken.
+func (*Token) Kind() Kind { return KindToken }
+
+// Kind reports KindJoin.
+func (*Join) Kind() Kind { return KindJoin }
+
+// Kind reports KindCommitToken.
+func (*CommitToken) Kind() Kind { return KindCommitToken }
+
+// Kind reports KindMergeDetect.
+func (*MergeDetect) Kind() Kind { return KindMergeDetect }
+
+// Kind reports KindTokenHoldCancel.
 func (*TokenHoldCancel) Kind() Kind { return KindTokenHoldCancel }
 
 // newPacket returns an empty packet of kind k, or nil for an unknown kind.

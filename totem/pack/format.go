@@ -55,10 +55,12 @@ type RecordTooLargeError struct {
 	Size, Max int
 }
 
+// Error says how large the record was and what the limit is.
 func (e *RecordTooLargeError) Error() string {
 	return fmt.Sprintf("pack: record of %d bytes exceeds the %d-byte limit", e.Size, e.Max)
 }
 
+// Unwrap returns ErrRecordTooLarge, so errors.Is matches the sentinel.
 func (e *RecordTooLargeError) Unwrap() error { return ErrRecordTooLarge }
 
 // PayloadError describes what Assembler.Payload had to discard from one sender's payload.
@@ -69,10 +71,12 @@ type PayloadError struct {
 	Detail string
 }
 
+// Error names the cause, the sender and what was wrong.
 func (e *PayloadError) Error() string {
 	return fmt.Sprintf("%v from node %v: %s", e.Err, e.From, e.Detail)
 }
 
+// Unwrap returns Err, so errors.Is matches ErrMalformed and the other sentinels.
 func (e *PayloadError) Unwrap() error { return e.Err }
 
 // uvarintLen is the encoded size of x as a uvarint.

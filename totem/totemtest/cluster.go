@@ -59,18 +59,20 @@ type Action struct {
 // ActionKind names nemesis actions.
 type ActionKind uint8
 
+// The nemesis actions a scenario script is made of.
 const (
-	ActCrash ActionKind = iota + 1
-	ActRestart
-	ActPartition
-	ActHeal
-	ActLossy  // every link gets loss Loss
-	ActCalm   // loss back to the base link
-	ActFlapOn // cut the link Node<->To both ways
-	ActFlapOff
-	ActLeave // Node leaves gracefully (a later restart brings it back)
+	ActCrash     ActionKind = iota + 1 // Node stops at once, its volatile state lost
+	ActRestart                         // Node starts again from its stored ring sequence number
+	ActPartition                       // the network splits into Sets
+	ActHeal                            // every partition and cut link is healed
+	ActLossy                           // every link gets loss Loss
+	ActCalm                            // loss back to the base link
+	ActFlapOn                          // cut the link Node<->To both ways
+	ActFlapOff                         // heal the flapped link (heals everything, as ActHeal)
+	ActLeave                           // Node leaves gracefully (a later restart brings it back)
 )
 
+// String returns the action as one line of a scenario's script: time, kind, operands.
 func (a Action) String() string {
 	names := [...]string{"", "crash", "restart", "partition", "heal", "lossy", "calm", "flap-on", "flap-off", "leave"}
 	s := fmt.Sprintf("%8v %s", a.At, names[a.Kind])
@@ -103,6 +105,8 @@ type ClusterParams struct {
 	Liveness time.Duration // 0: LivenessBound
 }
 
+// String summarises the scenario's parameters on one line, for test names and failure
+// reports.
 func (p ClusterParams) String() string {
 	return fmt.Sprintf("nodes=%d faults=%v loss=%.2f dup=%.2f actions=%d reactive=%.2f", p.Nodes, p.Faults, p.Link.Loss, p.Link.Duplicate, len(p.Nemesis), p.Reactive)
 }

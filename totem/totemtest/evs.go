@@ -60,6 +60,7 @@ var eventKindNames = [...]string{
 	EventStart:   "start",
 }
 
+// String returns the kind's name ("send", "deliver", ...).
 func (k EventKind) String() string {
 	if k >= EventSend && k <= EventStart {
 		return eventKindNames[k]
@@ -75,6 +76,7 @@ type MsgID struct {
 	Counter uint64
 }
 
+// String returns the id as "origin:counter".
 func (m MsgID) String() string { return fmt.Sprintf("%d:%d", m.Origin, m.Counter) }
 
 // Configuration is a configuration change as a processor delivered it.
@@ -92,6 +94,7 @@ type Configuration struct {
 	Joined []wire.NodeID
 }
 
+// String returns the kind, ring and members, as failure reports print a configuration.
 func (c *Configuration) String() string {
 	kind := "regular"
 	if c.Transitional {
@@ -116,6 +119,7 @@ type Event struct {
 	At time.Duration
 }
 
+// String returns the event as one line of a processor's log.
 func (e Event) String() string {
 	switch e.Kind {
 	case EventSend, EventDeliver:
@@ -220,6 +224,7 @@ type Violation struct {
 	Detail   string
 }
 
+// String returns the violation as "property: node N [vs node M]: detail".
 func (v Violation) String() string {
 	who := fmt.Sprintf("node %d", v.Node)
 	if v.Other != 0 {

@@ -30,6 +30,8 @@ type RingParams struct {
 	Limit     time.Duration                 // virtual time budget (0: 10 minutes)
 }
 
+// String summarises the scenario's parameters on one line, for test names and failure
+// reports.
 func (p RingParams) String() string {
 	return fmt.Sprintf("nodes=%d msgs/node=%d safe=%.2f loss=%.2f dup=%.2f delay=%v jitter=%v reorder=%.2f",
 		p.Nodes, p.PerNode, p.SafeRatio, p.Link.Loss, p.Link.Duplicate, p.Link.DelayMin, p.Link.Jitter, p.Link.Reorder)
