@@ -1,13 +1,17 @@
 package totem
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/totem-gcs/totem/groups"
+)
 
 // Errors a session's calls return. Callers match them with errors.Is.
 var (
 	ErrClosed        = errors.New("totem: session closed")
 	ErrNodeStopped   = errors.New("totem: node stopped")
-	ErrNotJoined     = errors.New("totem: group not joined")
-	ErrAlreadyJoined = errors.New("totem: group already joined")
+	ErrNotJoined     = groups.ErrNotJoined
+	ErrAlreadyJoined = groups.ErrAlreadyJoined
 	ErrTooLarge      = errors.New("totem: message too large")
 	ErrBadGroup      = errors.New("totem: bad group name")
 	ErrSlowConsumer  = errors.New("totem: session fell too far behind reading its events")

@@ -12,11 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/totem-gcs/totem/groups"
 	"github.com/totem-gcs/totem/membership"
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/ring"
-	"github.com/totem-gcs/totem/totem/pack"
 )
 
 // Node is one totem processor: the protocol machines, a transport, the group table and
@@ -31,11 +31,9 @@ type Node struct {
 	transport string
 	localAddr netip.AddrPort
 
-	m         *membership.Machine
-	packer    *pack.Packer
-	assembler *pack.Assembler
-	groups    *groupTable
-	start     time.Time
+	m     *membership.Machine
+	g     *groups.Machine
+	start time.Time
 
 	// Pause detection (notePause): when the timer was due, and the last pause seen.
 	timerDue  time.Time
@@ -47,12 +45,9 @@ type Node struct {
 
 	// Owned by the loop.
 	sessions   map[uint32]*Session
-	joined     map[uint32]map[string]bool // session -> groups
 	nextHandle uint32
-	waiting    []*request      // multicasts blocked by backpressure, in arrival order
-	unacked    []unackedRecord // our records not yet delivered back to us, in order
-	packedSafe []bool          // for each record in the packer: asked for safe delivery
-	budget     int             // payload bytes per datagram
+	waiting    []*request // multicasts blocked by backpressure, in arrival order
+	budget     int        // payload bytes per datagram
 	ring       wire.RingID
 	members    []wire.NodeID
 	buf        []byte
@@ -210,21 +205,18 @@ func New(cfg Config, tr multicast.Transport) (*Node, error) {
 		return nil, err
 	}
 	budget := payloadBudget(tr.MaxPayload())
-	packer, err := pack.NewPacker(budget, cfg.MaxMessageSize+recordOverhead)
+	g, err := groups.New(groups.Config{Self: cfg.NodeID, Budget: budget, MaxRecord: cfg.MaxMessageSize + groups.RecordOverhead})
 	if err != nil {
 		return nil, fmt.Errorf("totem: transport payload %d too small: %w", tr.MaxPayload(), err)
 	}
 	n := &Node{
 		cfg: cfg, tr: tr, log: cfg.Logger.With("node", cfg.NodeID),
-		cluster:   wire.ClusterHash(cfg.ClusterName),
-		packer:    packer,
-		assembler: pack.NewAssembler(cfg.MaxMessageSize + recordOverhead),
-		groups:    newGroupTable(),
-		reqs:      make(chan *request),
-		stopped:   make(chan struct{}),
-		sessions:  make(map[uint32]*Session),
-		joined:    make(map[uint32]map[string]bool),
-		budget:    budget,
+		cluster:  wire.ClusterHash(cfg.ClusterName),
+		g:        g,
+		reqs:     make(chan *request),
+		stopped:  make(chan struct{}),
+		sessions: make(map[uint32]*Session),
+		budget:   budget,
 	}
 	n.heard, _ = transportAs[heardReporter](tr)
 	n.transport = describeTransport(tr)
@@ -233,9 +225,6 @@ func New(cfg Config, tr multicast.Transport) (*Node, error) {
 	}
 	return n, nil
 }
-
-// recordOverhead bounds what a record adds to an application message (kind, names, ids).
-const recordOverhead = 2*MaxGroupName + 64
 
 // payloadBudget is what is left of a datagram for packed records once the worst-case
 // headers are paid: the wire header and a recovery copy's two message headers, each with
@@ -567,8 +556,8 @@ func sendAhead(cfg Config, budget, members int) int {
 // (sendAhead): beyond that a multicast waits (backpressure). The byte bound keeps the
 // backlog of large messages to a few token visits, as sendAhead does for packed ones.
 func (n *Node) packerFull() bool {
-	return n.packer.Pending() >= n.cfg.MaxPendingRecords ||
-		n.packer.PendingBytes() >= n.budget*sendAhead(n.cfg, n.budget, len(n.members))
+	return n.g.Pending() >= n.cfg.MaxPendingRecords ||
+		n.g.PendingBytes() >= n.budget*sendAhead(n.cfg, n.budget, len(n.members))
 }
 
 // sendAheadVisits is how many token visits' worth of payloads the node keeps queued.
@@ -585,10 +574,10 @@ func (n *Node) feed() {
 	ahead := sendAhead(n.cfg, n.budget, len(n.members))
 	for {
 		queued := limit - n.m.QueueSpace()
-		if queued >= ahead || queued >= visit && n.packer.PendingBytes() < n.budget {
+		if queued >= ahead || queued >= visit && n.g.PendingBytes() < n.budget {
 			break
 		}
-		p, g, ok := n.nextPayload()
+		p, g, ok := n.g.NextPayload()
 		if !ok {
 			break
 		}
@@ -623,14 +612,14 @@ func (n *Node) publishStatus() {
 	if n.transitionsChanged {
 		n.status.Transitions, n.transitionsChanged = maps.Clone(n.transitions), false
 	}
-	n.status.Queued, n.status.Pending, n.status.Waiting = st.Queued, n.packer.Pending(), len(n.waiting)
+	n.status.Queued, n.status.Pending, n.status.Waiting = st.Queued, n.g.Pending(), len(n.waiting)
 	n.status.Sessions = len(n.sessions)
-	if n.status.Groups == nil || n.groups.version != n.statusGroups {
-		groups := make(map[string][]Member, len(n.groups.groups))
-		for g, ms := range n.groups.groups {
+	if table, version := n.g.Groups(); n.status.Groups == nil || version != n.statusGroups {
+		groups := make(map[string][]Member, len(table))
+		for g, ms := range table {
 			groups[g] = slices.Clone(ms)
 		}
-		n.status.Groups, n.statusGroups = groups, n.groups.version
+		n.status.Groups, n.statusGroups = groups, version
 	}
 	n.statusMu.Unlock()
 }

@@ -6,16 +6,6 @@ import (
 	"sync"
 )
 
-// Event is what a session receives: a message of a group it joined, or a view change of
-// such a group, in the group's agreed order.
-type Event struct {
-	Group  string
-	View   *View  // non-nil for a view change
-	Sender Member // message: who sent it
-	Safe   bool   // message: delivered with safe guarantee
-	Data   []byte // message: the payload (owned by the receiver)
-}
-
 // Session is a local client of the node: an in-process user, or one Unix socket
 // connection of the daemon. Its methods are safe for concurrent use.
 type Session struct {

@@ -1,4 +1,4 @@
-package totem
+package groups
 
 import (
 	"slices"

@@ -1,4 +1,4 @@
-package totem
+package groups
 
 import (
 	"errors"
@@ -22,6 +22,9 @@ const (
 const (
 	MaxGroupName  = 255
 	MaxClientName = 255
+	// RecordOverhead bounds what a record adds to an application message (kind, names,
+	// ids): a record of a message of n bytes is at most n + RecordOverhead.
+	RecordOverhead = 2*MaxGroupName + 64
 )
 
 type record struct {
@@ -86,13 +89,13 @@ const recordFields = 9
 func decodeRecord(b []byte) (*record, error) {
 	r := new(record)
 	if err := r.decode(b); err != nil {
-		return nil, fmt.Errorf("totem: bad record: %w", err)
+		return nil, fmt.Errorf("groups: bad record: %w", err)
 	}
 	switch {
 	case r.Kind < recJoin || r.Kind > recSync:
-		return nil, fmt.Errorf("totem: bad record kind %d", r.Kind)
+		return nil, fmt.Errorf("groups: bad record kind %d", r.Kind)
 	case len(r.Group) > MaxGroupName || len(r.Name) > MaxClientName:
-		return nil, fmt.Errorf("totem: record names too long")
+		return nil, fmt.Errorf("groups: record names too long")
 	}
 	return r, nil
 }
