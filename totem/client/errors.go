@@ -60,6 +60,7 @@ type Error struct {
 	Fatal   bool   // the daemon closed the connection after it
 }
 
+// Error returns "daemon: code: message".
 func (e *Error) Error() string { return fmt.Sprintf("daemon: %s: %s", e.Code, e.Message) }
 
 // Is reports whether target is the sentinel of e's code.

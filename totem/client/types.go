@@ -80,6 +80,7 @@ type RingID struct {
 	Seq uint64
 }
 
+// String returns the ring id as "rep.seq".
 func (r RingID) String() string { return fmt.Sprintf("%d.%d", r.Rep, r.Seq) }
 
 // Status is what the daemon's node knows about itself.
