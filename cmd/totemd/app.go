@@ -24,6 +24,7 @@ import (
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
 	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func newApp() *cli.App {
@@ -369,7 +370,7 @@ func load(c *cli.Context) (*settings, error) {
 		return nil, inFile(err, "log-level", "log-format")
 	}
 	if s.socket == "" {
-		s.socket = ipc.DefaultSocket()
+		s.socket = proto.DefaultSocket()
 	}
 	if s.stateDir == "" {
 		s.stateDir = filepath.Join(filepath.Dir(s.socket), fmt.Sprintf("state-%d", s.nodeID))

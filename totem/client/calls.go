@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // Join joins group. It returns once the daemon has queued the join for ordering; the
 // view that shows this client as a member follows on Events.
 func (c *Client) Join(ctx context.Context, group string) error {
-	if _, err := c.call(ctx, &ipc.Request{Type: ipc.TypeJoin, Group: group}, ipc.TypeOK); err != nil {
+	if _, err := c.call(ctx, &proto.Request{Type: proto.TypeJoin, Group: group}, proto.TypeOK); err != nil {
 		return fmt.Errorf("client: join %q: %w", group, err)
 	}
 	return nil
@@ -19,7 +19,7 @@ func (c *Client) Join(ctx context.Context, group string) error {
 
 // Leave leaves group; the other members see the reason "leave".
 func (c *Client) Leave(ctx context.Context, group string) error {
-	if _, err := c.call(ctx, &ipc.Request{Type: ipc.TypeLeave, Group: group}, ipc.TypeOK); err != nil {
+	if _, err := c.call(ctx, &proto.Request{Type: proto.TypeLeave, Group: group}, proto.TypeOK); err != nil {
 		return fmt.Errorf("client: leave %q: %w", group, err)
 	}
 	return nil
@@ -42,7 +42,7 @@ func (c *Client) Multicast(ctx context.Context, group string, data []byte, level
 type Pending struct {
 	c     *Client
 	id    uint32
-	reply chan *ipc.ServerFrame
+	reply chan *proto.ServerFrame
 	group string
 }
 
@@ -58,7 +58,7 @@ func (c *Client) MulticastAsync(ctx context.Context, group string, data []byte, 
 	if limit := c.info.MaxMessage; len(data) > limit {
 		return nil, fmt.Errorf("client: multicast to %q: %w: %d bytes, max %d", group, ErrTooLarge, len(data), limit)
 	}
-	req := &ipc.Request{Type: ipc.TypeMulticast, Group: group, Data: data, Level: string(level)}
+	req := &proto.Request{Type: proto.TypeMulticast, Group: group, Data: data, Level: string(level)}
 	id, ch, err := c.send(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("client: multicast to %q: %w", group, err)
@@ -70,7 +70,7 @@ func (c *Client) MulticastAsync(ctx context.Context, group string, data []byte, 
 // ctx ends first it returns ctx.Err(), and the message may still be sent.
 func (p *Pending) Wait(ctx context.Context) error {
 	defer p.c.forget(p.id)
-	if _, err := p.c.await(ctx, p.reply, ipc.TypeOK); err != nil {
+	if _, err := p.c.await(ctx, p.reply, proto.TypeOK); err != nil {
 		return fmt.Errorf("client: multicast to %q: %w", p.group, err)
 	}
 	return nil
@@ -78,7 +78,7 @@ func (p *Pending) Wait(ctx context.Context) error {
 
 // Status returns what the daemon's node knows about itself and its ring.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeStatus}, ipc.TypeStatus)
+	f, err := c.call(ctx, &proto.Request{Type: proto.TypeStatus}, proto.TypeStatus)
 	if err != nil {
 		return Status{}, fmt.Errorf("client: status: %w", err)
 	}
@@ -100,7 +100,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 
 // Groups returns every group the daemon's node knows, with its members, sorted by name.
 func (c *Client) Groups(ctx context.Context) ([]Group, error) {
-	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeGroups}, ipc.TypeGroups)
+	f, err := c.call(ctx, &proto.Request{Type: proto.TypeGroups}, proto.TypeGroups)
 	if err != nil {
 		return nil, fmt.Errorf("client: groups: %w", err)
 	}
@@ -114,7 +114,7 @@ func (c *Client) Groups(ctx context.Context) ([]Group, error) {
 // Members returns the members of group as the daemon's node knows them (none if the
 // group does not exist).
 func (c *Client) Members(ctx context.Context, group string) ([]Member, error) {
-	f, err := c.call(ctx, &ipc.Request{Type: ipc.TypeMembers, Group: group}, ipc.TypeMembers)
+	f, err := c.call(ctx, &proto.Request{Type: proto.TypeMembers, Group: group}, proto.TypeMembers)
 	if err != nil {
 		return nil, fmt.Errorf("client: members of %q: %w", group, err)
 	}
@@ -122,7 +122,7 @@ func (c *Client) Members(ctx context.Context, group string) ([]Member, error) {
 }
 
 // call sends a request and waits for its reply, which must be of type want.
-func (c *Client) call(ctx context.Context, req *ipc.Request, want string) (*ipc.ServerFrame, error) {
+func (c *Client) call(ctx context.Context, req *proto.Request, want string) (*proto.ServerFrame, error) {
 	id, ch, err := c.send(ctx, req)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ func (c *Client) call(ctx context.Context, req *ipc.Request, want string) (*ipc.
 
 // send registers a request id and writes the request; the reply arrives on the
 // returned channel, and the caller must forget the id once it is done with it.
-func (c *Client) send(ctx context.Context, req *ipc.Request) (uint32, chan *ipc.ServerFrame, error) {
+func (c *Client) send(ctx context.Context, req *proto.Request) (uint32, chan *proto.ServerFrame, error) {
 	id, ch, err := c.register()
 	if err != nil {
 		return 0, nil, err
@@ -148,7 +148,7 @@ func (c *Client) send(ctx context.Context, req *ipc.Request) (uint32, chan *ipc.
 }
 
 // await waits for a reply on ch, which must be of type want.
-func (c *Client) await(ctx context.Context, ch chan *ipc.ServerFrame, want string) (*ipc.ServerFrame, error) {
+func (c *Client) await(ctx context.Context, ch chan *proto.ServerFrame, want string) (*proto.ServerFrame, error) {
 	select {
 	case f := <-ch:
 		return checkReply(f, want)
@@ -164,19 +164,19 @@ func (c *Client) await(ctx context.Context, ch chan *ipc.ServerFrame, want strin
 	}
 }
 
-func checkReply(f *ipc.ServerFrame, want string) (*ipc.ServerFrame, error) {
+func checkReply(f *proto.ServerFrame, want string) (*proto.ServerFrame, error) {
 	switch f.Type {
 	case want:
 		return f, nil
-	case ipc.TypeError:
+	case proto.TypeError:
 		return nil, errorOf(f)
 	}
 	return nil, fmt.Errorf("%w: reply of type %q, want %q", ErrProtocol, f.Type, want)
 }
 
 // register allocates a request id and its reply channel.
-func (c *Client) register() (uint32, chan *ipc.ServerFrame, error) {
-	ch := make(chan *ipc.ServerFrame, 1)
+func (c *Client) register() (uint32, chan *proto.ServerFrame, error) {
+	ch := make(chan *proto.ServerFrame, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {

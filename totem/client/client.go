@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // Client is one connection to a totem daemon: one session of its node. Its methods
@@ -22,7 +22,7 @@ import (
 // sends still receives its own messages in the groups it joined.
 type Client struct {
 	conn *net.UnixConn
-	fr   *ipc.FrameReader
+	fr   *proto.FrameReader
 	info Info
 
 	events  chan Event
@@ -30,7 +30,7 @@ type Client struct {
 	done    chan struct{} // closed when the reader has returned
 
 	mu      sync.Mutex
-	pending map[uint32]chan *ipc.ServerFrame
+	pending map[uint32]chan *proto.ServerFrame
 	nextID  uint32
 	err     error
 
@@ -90,9 +90,9 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		events:  make(chan Event, o.events),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
-		pending: make(map[uint32]chan *ipc.ServerFrame),
+		pending: make(map[uint32]chan *proto.ServerFrame),
 	}
-	c.fr = ipc.NewFrameReader(c.conn, handshakeLimit)
+	c.fr = proto.NewFrameReader(c.conn, handshakeLimit)
 	if err := c.handshake(ctx, o.name); err != nil {
 		c.conn.Close()
 		return nil, fmt.Errorf("client: dial %s: %w", path, err)
@@ -110,7 +110,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 func (c *Client) handshake(ctx context.Context, name string) error {
 	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(aLongTimeAgo) })
 	defer stop()
-	hello, err := ipc.AppendFrame(nil, &ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version, Name: name})
+	hello, err := proto.AppendFrame(nil, &proto.Request{Type: proto.TypeHello, ID: 1, Version: proto.Version, Name: name})
 	if err != nil {
 		return err
 	}
@@ -124,11 +124,11 @@ func (c *Client) handshake(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %w", ErrDaemonGone, werr)
 	case rerr != nil:
 		return rerr
-	case f.Type == ipc.TypeError:
+	case f.Type == proto.TypeError:
 		return errorOf(f)
-	case f.Type != ipc.TypeWelcome || f.ID != 1:
+	case f.Type != proto.TypeWelcome || f.ID != 1:
 		return fmt.Errorf("%w: handshake answered with %q id %d", ErrProtocol, f.Type, f.ID)
-	case f.Version < 1 || f.Version > ipc.Version:
+	case f.Version < 1 || f.Version > proto.Version:
 		return fmt.Errorf("%w: daemon chose version %d", ErrVersion, f.Version)
 	}
 	if !stop() { // the hook ran or runs: ctx is done, the deadline is spoilt
@@ -140,7 +140,7 @@ func (c *Client) handshake(ctx context.Context, name string) error {
 	return nil
 }
 
-func infoOf(f *ipc.ServerFrame) Info {
+func infoOf(f *proto.ServerFrame) Info {
 	levels := make([]Level, len(f.Levels))
 	for i, l := range f.Levels {
 		levels[i] = Level(l)
@@ -152,17 +152,17 @@ func infoOf(f *ipc.ServerFrame) Info {
 }
 
 // readFrame reads and decodes one frame.
-func (c *Client) readFrame() (*ipc.ServerFrame, error) {
+func (c *Client) readFrame() (*proto.ServerFrame, error) {
 	body, err := c.fr.Next()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDaemonGone, err)
 	}
-	f := new(ipc.ServerFrame)
-	if ipc.DecodeServerFrameFast(body, f) {
+	f := new(proto.ServerFrame)
+	if proto.DecodeServerFrameFast(body, f) {
 		return f, nil
 	}
-	*f = ipc.ServerFrame{}
-	if err := ipc.Decode(body, f); err != nil {
+	*f = proto.ServerFrame{}
+	if err := proto.Decode(body, f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	return f, nil
@@ -225,7 +225,7 @@ func (c *Client) readLoop() {
 			return
 		}
 		switch {
-		case f.Type == ipc.TypeError && (f.Fatal || f.ID == 0):
+		case f.Type == proto.TypeError && (f.Fatal || f.ID == 0):
 			if reason == nil && f.Fatal {
 				reason = errorOf(f)
 			}
@@ -251,7 +251,7 @@ func lostErr(reason *Error, err error) error {
 	return err
 }
 
-func (c *Client) reply(f *ipc.ServerFrame) {
+func (c *Client) reply(f *proto.ServerFrame) {
 	if f.ID == 0 {
 		return
 	}
@@ -265,7 +265,7 @@ func (c *Client) reply(f *ipc.ServerFrame) {
 }
 
 // deliver passes an event on; false when Close interrupted it.
-func (c *Client) deliver(f *ipc.ServerFrame) bool {
+func (c *Client) deliver(f *proto.ServerFrame) bool {
 	ev, ok := eventOf(f)
 	if !ok {
 		return true
@@ -280,4 +280,4 @@ func (c *Client) deliver(f *ipc.ServerFrame) bool {
 
 // DefaultSocket is the daemon's socket unless it was told otherwise (see totemd
 // --socket); programs take it as the default of their own --socket.
-func DefaultSocket() string { return ipc.DefaultSocket() }
+func DefaultSocket() string { return proto.DefaultSocket() }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // Errors the client's calls return, matched with errors.Is. The daemon's error codes map
@@ -35,21 +35,21 @@ var (
 )
 
 var codeErrors = map[string]error{
-	ipc.CodeNotJoined:        ErrNotJoined,
-	ipc.CodeAlreadyJoined:    ErrAlreadyJoined,
-	ipc.CodeTooLarge:         ErrTooLarge,
-	ipc.CodeFrameTooLarge:    ErrTooLarge,
-	ipc.CodeBadGroup:         ErrBadGroup,
-	ipc.CodeBadLevel:         ErrBadLevel,
-	ipc.CodeBadRequest:       ErrBadRequest,
-	ipc.CodeUnknownRequest:   ErrUnknownRequest,
-	ipc.CodeHelloRequired:    ErrBadRequest,
-	ipc.CodePermissionDenied: ErrPermissionDenied,
-	ipc.CodeBadVersion:       ErrVersion,
-	ipc.CodeSlowConsumer:     ErrSlowConsumer,
-	ipc.CodeShuttingDown:     ErrShuttingDown,
-	ipc.CodeTimeout:          ErrTimeout,
-	ipc.CodeInternal:         ErrInternal,
+	proto.CodeNotJoined:        ErrNotJoined,
+	proto.CodeAlreadyJoined:    ErrAlreadyJoined,
+	proto.CodeTooLarge:         ErrTooLarge,
+	proto.CodeFrameTooLarge:    ErrTooLarge,
+	proto.CodeBadGroup:         ErrBadGroup,
+	proto.CodeBadLevel:         ErrBadLevel,
+	proto.CodeBadRequest:       ErrBadRequest,
+	proto.CodeUnknownRequest:   ErrUnknownRequest,
+	proto.CodeHelloRequired:    ErrBadRequest,
+	proto.CodePermissionDenied: ErrPermissionDenied,
+	proto.CodeBadVersion:       ErrVersion,
+	proto.CodeSlowConsumer:     ErrSlowConsumer,
+	proto.CodeShuttingDown:     ErrShuttingDown,
+	proto.CodeTimeout:          ErrTimeout,
+	proto.CodeInternal:         ErrInternal,
 }
 
 // Error is an error the daemon reported. It matches (errors.Is) the sentinel of its
@@ -69,6 +69,6 @@ func (e *Error) Is(target error) bool {
 	return ok && s == target
 }
 
-func errorOf(f *ipc.ServerFrame) *Error {
+func errorOf(f *proto.ServerFrame) *Error {
 	return &Error{Code: f.Code, Message: f.Message, Fatal: f.Fatal}
 }

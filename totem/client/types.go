@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // NodeID is a node's id in the cluster.
@@ -19,9 +19,9 @@ type Level string
 
 const (
 	// Agreed: delivered in the same total order at every member.
-	Agreed Level = ipc.LevelAgreed
+	Agreed Level = proto.LevelAgreed
 	// Safe: agreed, and delivered only once every node of the configuration has it.
-	Safe Level = ipc.LevelSafe
+	Safe Level = proto.LevelSafe
 )
 
 // Member is one member of a group: a client (session) of some node's daemon.
@@ -164,7 +164,7 @@ type Info struct {
 	Levels     []Level
 }
 
-func timers(t *ipc.Timers) Timers {
+func timers(t *proto.Timers) Timers {
 	if t == nil {
 		return Timers{}
 	}
@@ -178,7 +178,7 @@ func timers(t *ipc.Timers) Timers {
 
 // nodeInfos converts the status reply's known_nodes; an address that does not parse is
 // left zero.
-func nodeInfos(ns []ipc.NodeInfo) []NodeInfo {
+func nodeInfos(ns []proto.NodeInfo) []NodeInfo {
 	if len(ns) == 0 {
 		return nil
 	}
@@ -193,11 +193,11 @@ func nodeInfos(ns []ipc.NodeInfo) []NodeInfo {
 	return out
 }
 
-func member(m ipc.Member) Member {
+func member(m proto.Member) Member {
 	return Member{Node: m.Node, Session: m.Session, PID: m.PID, Name: m.Name}
 }
 
-func members(ms []ipc.Member) []Member {
+func members(ms []proto.Member) []Member {
 	out := make([]Member, len(ms))
 	for i, m := range ms {
 		out[i] = member(m)
@@ -205,7 +205,7 @@ func members(ms []ipc.Member) []Member {
 	return out
 }
 
-func changes(cs []ipc.Change) []Change {
+func changes(cs []proto.Change) []Change {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -221,15 +221,15 @@ func changes(cs []ipc.Change) []Change {
 
 // eventOf converts an event frame; ok is false for an event type this version does not
 // know (skipped, so that newer daemons can add events).
-func eventOf(f *ipc.ServerFrame) (Event, bool) {
+func eventOf(f *proto.ServerFrame) (Event, bool) {
 	switch f.Type {
-	case ipc.TypeMessage:
+	case proto.TypeMessage:
 		level := Level(f.Level)
 		if level == "" {
 			level = Agreed
 		}
 		return Message{Group: f.Group, Sender: member(f.Sender), Level: level, Safe: level == Safe, Data: f.Data}, true
-	case ipc.TypeView:
+	case proto.TypeView:
 		return View{Group: f.Group, Members: members(f.Members), Joined: changes(f.Joined), Left: changes(f.Left)}, true
 	}
 	return nil, false

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // The connection's write side. Requests are appended to one buffer, and one goroutine
@@ -20,7 +20,7 @@ import (
 const writeBufferMax = 256 << 10
 
 // enqueue encodes req onto the end of the write buffer.
-func (c *Client) enqueue(ctx context.Context, req *ipc.Request) error {
+func (c *Client) enqueue(ctx context.Context, req *proto.Request) error {
 	size := len(req.Data) + len(req.Group) + len(req.Name) + 64 // about the frame's size
 	for {
 		c.wmu.Lock()
@@ -55,11 +55,11 @@ func (c *Client) enqueue(ctx context.Context, req *ipc.Request) error {
 }
 
 // encodeRequest appends req's frame to dst, by hand for a multicast.
-func encodeRequest(dst []byte, req *ipc.Request) ([]byte, error) {
-	if req.Type == ipc.TypeMulticast {
-		return ipc.AppendMulticast(dst, req.ID, req.Group, req.Level, req.Data), nil
+func encodeRequest(dst []byte, req *proto.Request) ([]byte, error) {
+	if req.Type == proto.TypeMulticast {
+		return proto.AppendMulticast(dst, req.ID, req.Group, req.Level, req.Data), nil
 	}
-	return ipc.AppendFrame(dst, req)
+	return proto.AppendFrame(dst, req)
 }
 
 // writeLoop writes the buffer whenever it holds something, until the connection ends.

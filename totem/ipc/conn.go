@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"github.com/totem-gcs/totem/totem/proto"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -47,7 +49,7 @@ const (
 type conn struct {
 	s    *server
 	uc   *net.UnixConn
-	fr   *FrameReader
+	fr   *proto.FrameReader
 	sess *totem.Session
 	log  *slog.Logger
 
@@ -93,8 +95,8 @@ type conn struct {
 // item is what the reader hands the handler: a request, or a reply already decided
 // (a decoding error, or the fatal error that ends the connection).
 type item struct {
-	req   *Request
-	reply *ServerFrame
+	req   *proto.Request
+	reply *proto.ServerFrame
 }
 
 // run serves the connection until the client goes, the session ends or ctx is done.
@@ -198,7 +200,7 @@ func (it item) size() int64 {
 	return int64(len(it.req.Data))
 }
 
-func (it item) isMulticast() bool { return it.req != nil && it.req.Type == TypeMulticast }
+func (it item) isMulticast() bool { return it.req != nil && it.req.Type == proto.TypeMulticast }
 
 // handleLoop runs requests in order until the reader stops or the writer goes, then
 // closes the session, which ends the writer.
@@ -255,7 +257,7 @@ const maxReplies = 1024
 
 // outReply is a reply on its way to the writer, and what kind of request it answers.
 type outReply struct {
-	f     *ServerFrame
+	f     *proto.ServerFrame
 	cause cause
 }
 
@@ -270,7 +272,7 @@ const (
 )
 
 // send hands a frame to the writer; false if the writer has gone.
-func (c *conn) send(f *ServerFrame) bool { return c.sendReply(f, causeNone) }
+func (c *conn) send(f *proto.ServerFrame) bool { return c.sendReply(f, causeNone) }
 
 // pending records, before the handler hands the node a request that may cause an
 // event of the client's own, that the request's reply is to precede that event.
@@ -288,7 +290,7 @@ func (c *conn) pending(k cause, group string, n int) {
 }
 
 // sendReply is send for the reply to a request marked pending.
-func (c *conn) sendReply(f *ServerFrame, k cause) bool {
+func (c *conn) sendReply(f *proto.ServerFrame, k cause) bool {
 	for {
 		select {
 		case <-c.writerDone:
@@ -327,7 +329,7 @@ func (c *conn) takeReplies(w *frameWriter) (fatal bool) {
 			c.pendingLeave = ""
 		case causeMulticast:
 			c.pendingMcast--
-			if r.f.Type == TypeOK {
+			if r.f.Type == proto.TypeOK {
 				c.okMcast++
 			}
 		}
@@ -481,12 +483,12 @@ func (c *conn) end(ctx context.Context, w *frameWriter) {
 
 // finish tells the client why the node ended its session, if the node did.
 func (c *conn) finish(ctx context.Context, w *frameWriter) {
-	var f *ServerFrame
+	var f *proto.ServerFrame
 	switch err := c.sess.Err(); {
 	case errors.Is(err, totem.ErrSlowConsumer):
-		f = fatal(0, CodeSlowConsumer, err.Error())
+		f = fatal(0, proto.CodeSlowConsumer, err.Error())
 	case errors.Is(err, totem.ErrNodeStopped):
-		f = fatal(0, CodeShuttingDown, err.Error())
+		f = fatal(0, proto.CodeShuttingDown, err.Error())
 	default:
 		return // closed by this side: the reader has said what there was to say
 	}
@@ -541,47 +543,47 @@ func (c *conn) ended(ctx context.Context) bool {
 type frameWriter struct {
 	buf []byte
 	max int
-	ev  ServerFrame // reused for events
+	ev  proto.ServerFrame // reused for events
 	log *slog.Logger
 }
 
 // add encodes f. A reply that would exceed the frame limit (a huge groups listing) is
 // replaced by a too_large error, so the client is never sent a frame it must refuse.
-func (w *frameWriter) add(f *ServerFrame) {
-	if f.Type == TypeOK { // only ever type and id
-		w.buf = appendOK(w.buf, f.ID)
+func (w *frameWriter) add(f *proto.ServerFrame) {
+	if f.Type == proto.TypeOK { // only ever type and id
+		w.buf = proto.AppendOK(w.buf, f.ID)
 		return
 	}
 	start := len(w.buf)
-	b, err := AppendFrame(w.buf, f)
-	if err == nil && len(b)-start-HeaderSize <= w.max {
+	b, err := proto.AppendFrame(w.buf, f)
+	if err == nil && len(b)-start-proto.HeaderSize <= w.max {
 		w.buf = b
 		return
 	}
 	w.buf = b[:start]
 	w.log.Warn("frame not sent", "type", f.Type, "size", len(b)-start, "err", err)
 	if f.ID != 0 {
-		w.buf, _ = AppendFrame(w.buf, errorFrame(f.ID, CodeTooLarge, "reply larger than max_frame"))
+		w.buf, _ = proto.AppendFrame(w.buf, errorFrame(f.ID, proto.CodeTooLarge, "reply larger than max_frame"))
 	}
 }
 
 func (w *frameWriter) addEvent(ev totem.Event) {
 	if ev.View == nil {
-		level := LevelAgreed
+		level := proto.LevelAgreed
 		if ev.Safe {
-			level = LevelSafe
+			level = proto.LevelSafe
 		}
 		start := len(w.buf)
-		w.buf = appendMessage(w.buf, ev.Group, member(ev.Sender), level, ev.Data)
-		if len(w.buf)-start-HeaderSize > w.max {
+		w.buf = proto.AppendMessage(w.buf, ev.Group, member(ev.Sender), level, ev.Data)
+		if len(w.buf)-start-proto.HeaderSize > w.max {
 			w.buf = w.buf[:start]
-			w.log.Warn("frame not sent", "type", TypeMessage, "size", len(ev.Data))
+			w.log.Warn("frame not sent", "type", proto.TypeMessage, "size", len(ev.Data))
 		}
 		return
 	}
 	eventFrame(&w.ev, ev)
 	w.add(&w.ev)
-	w.ev = ServerFrame{} // drop references to the event's data
+	w.ev = proto.ServerFrame{} // drop references to the event's data
 }
 
 func (w *frameWriter) reset() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/totem-gcs/totem/totem/ipc"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func TestAllows(t *testing.T) {
@@ -75,15 +76,15 @@ func TestServeCredentials(t *testing.T) {
 	uid := uint32(os.Getuid())
 	d := ipctest.StartOperational(t, ipctest.Options{Server: ipc.ServerOptions{AllowUIDs: []uint32{uid + 1}, AllowGIDs: []uint32{uint32(os.Getgid()) + 1}}})
 	r := dialRaw(t, d.Socket)
-	r.send(&ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version})
+	r.send(&proto.Request{Type: proto.TypeHello, ID: 1, Version: proto.Version})
 	f := r.next()
 	if uid == 0 {
-		if f.Type != ipc.TypeWelcome {
+		if f.Type != proto.TypeWelcome {
 			t.Errorf("root got %+v, want welcome", f)
 		}
 		return
 	}
-	if f.Code != ipc.CodePermissionDenied || !f.Fatal {
+	if f.Code != proto.CodePermissionDenied || !f.Fatal {
 		t.Errorf("got %+v, want fatal permission_denied", f)
 	}
 	r.expectEOF()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/totem-gcs/totem/totem/ipc"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // The uid and gid of the second, unprivileged user: nobody and nogroup on Linux.
@@ -33,7 +34,7 @@ func TestAccessControlAgainstAnotherUser(t *testing.T) {
 		{"its uid allowed", ipc.ServerOptions{AllowUIDs: []uint32{otherUID}}, "welcome "},
 		{"its gid allowed", ipc.ServerOptions{AllowGIDs: []uint32{otherGID}}, "welcome "},
 		{"another uid and gid allowed", ipc.ServerOptions{AllowUIDs: []uint32{4321}, AllowGIDs: []uint32{4321}},
-			"error " + ipc.CodePermissionDenied},
+			"error " + proto.CodePermissionDenied},
 		{"no rule: anyone who can open the socket", ipc.ServerOptions{}, "welcome "},
 	}
 	bin := executableByAll(t)

@@ -1,16 +1,16 @@
-// Package ipc is the totem daemon's Unix socket protocol: its frames (this package's
-// Request and ServerFrame, msgpack maps with named keys), their framing and bounds, and
-// the server (Serve) that runs each connection as one session of a totem.Node.
-// docs/PROTOCOL.md is the specification, written so that a client in any language can
-// be built from it; totem/client is the Go client.
+// Package ipc is the server of the totem daemon's Unix socket protocol: Serve runs
+// each connection as one session of a totem.Node. The protocol itself (frames,
+// requests, replies, events, codes, their framing and bounds) is package totem/proto,
+// which the Go client (totem/client) imports too; docs/PROTOCOL.md is the
+// specification, written so that a client in any language can be built from it.
 //
 // # Framing
 //
 // A frame is a 4-byte big-endian length, then that many bytes: one msgpack map.
-// FrameReader refuses a length above its limit before reading or allocating anything
-// (ErrFrameTooLarge), and grows its buffer only as bytes arrive. Decode checks that a
+// proto.FrameReader refuses a length above its limit before reading or allocating anything
+// (proto.ErrFrameTooLarge), and grows its buffer only as bytes arrive. proto.Decode checks that a
 // body is exactly one well-formed map whose every length is backed by the bytes that
-// follow (Check), so that the msgpack decoder never allocates for a lie.
+// follow (proto.Check), so that the msgpack decoder never allocates for a lie.
 //
 // # The server
 //

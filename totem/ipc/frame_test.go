@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/totem-gcs/totem/multicast/wire"
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func TestFrameReader(t *testing.T) {
@@ -25,14 +25,14 @@ func TestFrameReader(t *testing.T) {
 		{"two frames", append(frame([]byte("a")), frame([]byte("bc"))...), [][]byte{[]byte("a"), []byte("bc")}, io.EOF},
 		{"empty body", frame(nil), [][]byte{{}}, io.EOF},
 		{"exactly max", frame(body), [][]byte{body}, io.EOF},
-		{"over max", frame(append(body, 'x')), nil, ipc.ErrFrameTooLarge},
-		{"huge claim, no body", binary.BigEndian.AppendUint32(nil, 0xffffffff), nil, ipc.ErrFrameTooLarge},
+		{"over max", frame(append(body, 'x')), nil, proto.ErrFrameTooLarge},
+		{"huge claim, no body", binary.BigEndian.AppendUint32(nil, 0xffffffff), nil, proto.ErrFrameTooLarge},
 		{"partial header", []byte{0, 0}, nil, io.ErrUnexpectedEOF},
 		{"partial body", frame(body)[:10], nil, io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fr := ipc.NewFrameReader(bytes.NewReader(tt.in), max)
+			fr := proto.NewFrameReader(bytes.NewReader(tt.in), max)
 			var got [][]byte
 			var err error
 			for {
@@ -60,30 +60,30 @@ func TestFrameReader(t *testing.T) {
 // TestFrameRoundTrip: what AppendFrame writes, FrameReader and Decode give back.
 func TestFrameRoundTrip(t *testing.T) {
 	frames := []any{
-		&ipc.Request{Type: ipc.TypeHello, ID: 1, Version: 1, Name: "n"},
-		&ipc.Request{Type: ipc.TypeMulticast, ID: 1<<32 - 1, Group: "g", Level: ipc.LevelSafe, Data: []byte{0, 1, 2}},
-		&ipc.ServerFrame{Type: ipc.TypeWelcome, ID: 1, Version: 1, NodeID: 7, Session: 3, PID: 42, MaxMessage: 1 << 20, MaxFrame: 1<<20 + ipc.FrameOverhead, Levels: []string{"agreed", "safe"}},
-		&ipc.ServerFrame{Type: ipc.TypeStatus, ID: 2, NodeID: 7, State: "operational", Ring: ipc.RingID{Rep: 1, Seq: 1 << 40}, Nodes: []wire.NodeID{1, 7}},
-		&ipc.ServerFrame{Type: ipc.TypeGroups, ID: 3, Groups: []ipc.Group{{Name: "g", Members: []ipc.Member{{Node: 1, Session: 2, PID: 3, Name: "x"}}}}},
-		&ipc.ServerFrame{Type: ipc.TypeView, Group: "g", Members: []ipc.Member{{Node: 1, Session: 2, PID: 3}}, Joined: []ipc.Change{{Node: 1, Session: 2, PID: 3, Reason: "join"}}, Left: []ipc.Change{{Node: 2, Session: 1, Reason: "node-down"}}},
-		&ipc.ServerFrame{Type: ipc.TypeMessage, Group: "g", Sender: ipc.Member{Node: 1, Session: 2, PID: 3, Name: "x"}, Level: ipc.LevelAgreed, Data: []byte("hi")},
-		&ipc.ServerFrame{Type: ipc.TypeError, ID: 4, Code: ipc.CodeNotJoined, Message: "no", Fatal: true},
+		&proto.Request{Type: proto.TypeHello, ID: 1, Version: 1, Name: "n"},
+		&proto.Request{Type: proto.TypeMulticast, ID: 1<<32 - 1, Group: "g", Level: proto.LevelSafe, Data: []byte{0, 1, 2}},
+		&proto.ServerFrame{Type: proto.TypeWelcome, ID: 1, Version: 1, NodeID: 7, Session: 3, PID: 42, MaxMessage: 1 << 20, MaxFrame: 1<<20 + proto.FrameOverhead, Levels: []string{"agreed", "safe"}},
+		&proto.ServerFrame{Type: proto.TypeStatus, ID: 2, NodeID: 7, State: "operational", Ring: proto.RingID{Rep: 1, Seq: 1 << 40}, Nodes: []wire.NodeID{1, 7}},
+		&proto.ServerFrame{Type: proto.TypeGroups, ID: 3, Groups: []proto.Group{{Name: "g", Members: []proto.Member{{Node: 1, Session: 2, PID: 3, Name: "x"}}}}},
+		&proto.ServerFrame{Type: proto.TypeView, Group: "g", Members: []proto.Member{{Node: 1, Session: 2, PID: 3}}, Joined: []proto.Change{{Node: 1, Session: 2, PID: 3, Reason: "join"}}, Left: []proto.Change{{Node: 2, Session: 1, Reason: "node-down"}}},
+		&proto.ServerFrame{Type: proto.TypeMessage, Group: "g", Sender: proto.Member{Node: 1, Session: 2, PID: 3, Name: "x"}, Level: proto.LevelAgreed, Data: []byte("hi")},
+		&proto.ServerFrame{Type: proto.TypeError, ID: 4, Code: proto.CodeNotJoined, Message: "no", Fatal: true},
 	}
 	var stream []byte
 	for _, f := range frames {
 		var err error
-		if stream, err = ipc.AppendFrame(stream, f); err != nil {
+		if stream, err = proto.AppendFrame(stream, f); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fr := ipc.NewFrameReader(bytes.NewReader(stream), 1<<20)
+	fr := proto.NewFrameReader(bytes.NewReader(stream), 1<<20)
 	for i, want := range frames {
 		body, err := fr.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := reflect.New(reflect.TypeOf(want).Elem()).Interface()
-		if err := ipc.Decode(body, got); err != nil {
+		if err := proto.Decode(body, got); err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -123,11 +123,11 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ipc.Check(tt.in)
+			err := proto.Check(tt.in)
 			if (err == nil) != tt.ok {
 				t.Fatalf("Check = %v, want ok %v", err, tt.ok)
 			}
-			if err != nil && !errors.Is(err, ipc.ErrMalformed) {
+			if err != nil && !errors.Is(err, proto.ErrMalformed) {
 				t.Errorf("error %v is not ErrMalformed", err)
 			}
 		})
@@ -138,26 +138,26 @@ func TestCheck(t *testing.T) {
 // to itself.
 func FuzzDecode(f *testing.F) {
 	for _, v := range []any{
-		&ipc.Request{Type: ipc.TypeMulticast, ID: 3, Group: "g", Level: "safe", Data: []byte("x")},
-		&ipc.ServerFrame{Type: ipc.TypeView, Group: "g", Members: []ipc.Member{{Node: 1}}, Left: []ipc.Change{{Reason: "leave"}}},
+		&proto.Request{Type: proto.TypeMulticast, ID: 3, Group: "g", Level: "safe", Data: []byte("x")},
+		&proto.ServerFrame{Type: proto.TypeView, Group: "g", Members: []proto.Member{{Node: 1}}, Left: []proto.Change{{Reason: "leave"}}},
 	} {
-		b, _ := ipc.AppendFrame(nil, v)
-		f.Add(b[ipc.HeaderSize:])
+		b, _ := proto.AppendFrame(nil, v)
+		f.Add(b[proto.HeaderSize:])
 	}
 	f.Add([]byte{0x81, 0xa4, 't', 'y', 'p', 'e', 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var sf ipc.ServerFrame
-		_ = ipc.Decode(b, &sf)
-		var req ipc.Request
-		if ipc.Decode(b, &req) != nil {
+		var sf proto.ServerFrame
+		_ = proto.Decode(b, &sf)
+		var req proto.Request
+		if proto.Decode(b, &req) != nil {
 			return
 		}
-		enc, err := ipc.AppendFrame(nil, &req)
+		enc, err := proto.AppendFrame(nil, &req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var again ipc.Request
-		if err := ipc.Decode(enc[ipc.HeaderSize:], &again); err != nil {
+		var again proto.Request
+		if err := proto.Decode(enc[proto.HeaderSize:], &again); err != nil {
 			t.Fatal(err)
 		}
 		if !reflect.DeepEqual(normal(req), normal(again)) {
@@ -167,7 +167,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 // normal treats empty and nil data alike (omitempty leaves both out).
-func normal(r ipc.Request) ipc.Request {
+func normal(r proto.Request) proto.Request {
 	if len(r.Data) == 0 {
 		r.Data = nil
 	}

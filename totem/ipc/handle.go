@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"github.com/totem-gcs/totem/totem/proto"
+
 	"context"
 	"errors"
 	"fmt"
@@ -12,9 +14,9 @@ import (
 
 // decodeRequest decodes a frame body; what cannot be a request gets its error reply.
 func decodeRequest(body []byte) item {
-	req := new(Request)
-	if err := parseRequest(body, req); err != nil {
-		return item{reply: errorFrame(err.id, CodeBadRequest, err.msg)}
+	req := new(proto.Request)
+	if err := proto.ParseRequest(body, req); err != nil {
+		return item{reply: errorFrame(err.ID, proto.CodeBadRequest, err.Msg)}
 	}
 	return item{req: req}
 }
@@ -29,9 +31,9 @@ func (c *conn) runItem(ctx context.Context, it item) bool {
 	req := it.req
 	k := causeNone
 	switch req.Type {
-	case TypeJoin:
+	case proto.TypeJoin:
 		k = causeJoin
-	case TypeLeave:
+	case proto.TypeLeave:
 		k = causeLeave
 	}
 	if k == causeNone || checkGroupName(req.ID, req.Group) != nil {
@@ -48,33 +50,33 @@ func (c *conn) runItem(ctx context.Context, it item) bool {
 }
 
 // handle runs one request that causes no event and returns its reply.
-func (c *conn) handle(ctx context.Context, req *Request) *ServerFrame {
+func (c *conn) handle(ctx context.Context, req *proto.Request) *proto.ServerFrame {
 	switch req.Type {
-	case TypeJoin, TypeLeave, TypeMembers:
+	case proto.TypeJoin, proto.TypeLeave, proto.TypeMembers:
 		if f := checkGroupName(req.ID, req.Group); f != nil {
 			return f
 		}
 	}
 	switch req.Type {
-	case TypeStatus:
+	case proto.TypeStatus:
 		return statusFrame(req.ID, c.s.n.Status())
-	case TypeGroups:
+	case proto.TypeGroups:
 		return groupsFrame(req.ID, c.s.n.Status())
-	case TypeMembers:
+	case proto.TypeMembers:
 		return membersFrame(req.ID, req.Group, c.s.n.Status())
-	case TypeHello:
-		return errorFrame(req.ID, CodeBadRequest, "hello is only the first request")
+	case proto.TypeHello:
+		return errorFrame(req.ID, proto.CodeBadRequest, "hello is only the first request")
 	case "":
-		return errorFrame(req.ID, CodeBadRequest, "missing request type")
+		return errorFrame(req.ID, proto.CodeBadRequest, "missing request type")
 	}
-	return errorFrame(req.ID, CodeUnknownRequest, fmt.Sprintf("unknown request type %q", req.Type))
+	return errorFrame(req.ID, proto.CodeUnknownRequest, fmt.Sprintf("unknown request type %q", req.Type))
 }
 
 // multicastBatch runs consecutive multicast requests as one batch, handing each reply
 // to the writer as soon as it is decided; false if the writer has gone.
 func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 	msgs := make([]totem.Message, 0, len(batch))
-	reqs := make([]*Request, 0, len(batch))
+	reqs := make([]*proto.Request, 0, len(batch))
 	flush := func() bool { // the valid multicasts gathered so far
 		ok := true
 		if len(msgs) > 0 {
@@ -91,7 +93,7 @@ func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 		bad := checkGroupName(it.req.ID, it.req.Group)
 		safe, err := parseLevel(it.req.Level)
 		if bad == nil && err != nil {
-			bad = errorFrame(it.req.ID, CodeBadLevel, err.Error())
+			bad = errorFrame(it.req.ID, proto.CodeBadLevel, err.Error())
 		}
 		if bad != nil { // answered in its place in the order of replies
 			if !flush() || !c.send(bad) {
@@ -108,19 +110,19 @@ func (c *conn) multicastBatch(ctx context.Context, batch []item) bool {
 // parseLevel maps a service level to the node's safe flag; absent means agreed.
 func parseLevel(level string) (safe bool, err error) {
 	switch level {
-	case "", LevelAgreed:
+	case "", proto.LevelAgreed:
 		return false, nil
-	case LevelSafe:
+	case proto.LevelSafe:
 		return true, nil
-	case LevelReliable, LevelFIFO, LevelCausal:
+	case proto.LevelReliable, proto.LevelFIFO, proto.LevelCausal:
 		return false, fmt.Errorf("service level %q is reserved and not offered yet", level)
 	}
 	return false, fmt.Errorf("unknown service level %q", level)
 }
 
-func reply(id uint32, err error) *ServerFrame {
+func reply(id uint32, err error) *proto.ServerFrame {
 	if err == nil {
-		return &ServerFrame{Type: TypeOK, ID: id}
+		return &proto.ServerFrame{Type: proto.TypeOK, ID: id}
 	}
 	return errorFrame(id, codeOf(err), err.Error())
 }
@@ -129,80 +131,80 @@ func reply(id uint32, err error) *ServerFrame {
 func codeOf(err error) string {
 	switch {
 	case errors.Is(err, totem.ErrNotJoined):
-		return CodeNotJoined
+		return proto.CodeNotJoined
 	case errors.Is(err, totem.ErrAlreadyJoined):
-		return CodeAlreadyJoined
+		return proto.CodeAlreadyJoined
 	case errors.Is(err, totem.ErrTooLarge):
-		return CodeTooLarge
+		return proto.CodeTooLarge
 	case errors.Is(err, totem.ErrBadGroup):
-		return CodeBadGroup
+		return proto.CodeBadGroup
 	case errors.Is(err, totem.ErrSlowConsumer):
-		return CodeSlowConsumer
+		return proto.CodeSlowConsumer
 	case errors.Is(err, totem.ErrNodeStopped), errors.Is(err, totem.ErrClosed),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return CodeShuttingDown
+		return proto.CodeShuttingDown
 	}
-	return CodeInternal
+	return proto.CodeInternal
 }
 
-func groupsFrame(id uint32, st totem.Status) *ServerFrame {
-	f := &ServerFrame{Type: TypeGroups, ID: id, Groups: make([]Group, 0, len(st.Groups))}
+func groupsFrame(id uint32, st totem.Status) *proto.ServerFrame {
+	f := &proto.ServerFrame{Type: proto.TypeGroups, ID: id, Groups: make([]proto.Group, 0, len(st.Groups))}
 	for _, name := range slices.Sorted(maps.Keys(st.Groups)) {
-		f.Groups = append(f.Groups, Group{Name: name, Members: members(st.Groups[name])})
+		f.Groups = append(f.Groups, proto.Group{Name: name, Members: members(st.Groups[name])})
 	}
 	return f
 }
 
 // checkGroupName returns the bad_group error of a request naming a group that cannot
 // exist: empty, longer than totem.MaxGroupName bytes, or not valid UTF-8.
-func checkGroupName(id uint32, group string) *ServerFrame {
+func checkGroupName(id uint32, group string) *proto.ServerFrame {
 	switch {
 	case group == "":
-		return errorFrame(id, CodeBadGroup, `field "group" is missing or empty`)
+		return errorFrame(id, proto.CodeBadGroup, `field "group" is missing or empty`)
 	case len(group) > totem.MaxGroupName:
-		return errorFrame(id, CodeBadGroup, fmt.Sprintf(`field "group": %d bytes, longer than %d`, len(group), totem.MaxGroupName))
-	case !validName(group):
-		return errorFrame(id, CodeBadGroup, `field "group": not valid UTF-8`)
+		return errorFrame(id, proto.CodeBadGroup, fmt.Sprintf(`field "group": %d bytes, longer than %d`, len(group), totem.MaxGroupName))
+	case !proto.ValidName(group):
+		return errorFrame(id, proto.CodeBadGroup, `field "group": not valid UTF-8`)
 	}
 	return nil
 }
 
-func membersFrame(id uint32, group string, st totem.Status) *ServerFrame {
-	return &ServerFrame{Type: TypeMembers, ID: id, Group: group, Members: members(st.Groups[group])}
+func membersFrame(id uint32, group string, st totem.Status) *proto.ServerFrame {
+	return &proto.ServerFrame{Type: proto.TypeMembers, ID: id, Group: group, Members: members(st.Groups[group])}
 }
 
 // eventFrame fills f with ev.
-func eventFrame(f *ServerFrame, ev totem.Event) {
+func eventFrame(f *proto.ServerFrame, ev totem.Event) {
 	if v := ev.View; v != nil {
-		*f = ServerFrame{
-			Type: TypeView, Group: ev.Group, Members: members(v.Members),
+		*f = proto.ServerFrame{
+			Type: proto.TypeView, Group: ev.Group, Members: members(v.Members),
 			Joined: changes(v.Joined), Left: changes(v.Left),
 		}
 		return
 	}
-	level := LevelAgreed
+	level := proto.LevelAgreed
 	if ev.Safe {
-		level = LevelSafe
+		level = proto.LevelSafe
 	}
-	*f = ServerFrame{Type: TypeMessage, Group: ev.Group, Sender: member(ev.Sender), Level: level, Data: ev.Data}
+	*f = proto.ServerFrame{Type: proto.TypeMessage, Group: ev.Group, Sender: member(ev.Sender), Level: level, Data: ev.Data}
 }
 
-func member(m totem.Member) Member {
-	return Member{Node: m.Node, Session: m.Session, PID: m.PID, Name: m.Name}
+func member(m totem.Member) proto.Member {
+	return proto.Member{Node: m.Node, Session: m.Session, PID: m.PID, Name: m.Name}
 }
 
-func members(ms []totem.Member) []Member {
-	out := make([]Member, len(ms))
+func members(ms []totem.Member) []proto.Member {
+	out := make([]proto.Member, len(ms))
 	for i, m := range ms {
 		out[i] = member(m)
 	}
 	return out
 }
 
-func changes(cs []totem.Change) []Change {
-	out := make([]Change, len(cs))
+func changes(cs []totem.Change) []proto.Change {
+	out := make([]proto.Change, len(cs))
 	for i, c := range cs {
-		out[i] = Change{Node: c.Member.Node, Session: c.Member.Session, PID: c.Member.PID, Name: c.Member.Name, Reason: c.Reason.String()}
+		out[i] = proto.Change{Node: c.Member.Node, Session: c.Member.Session, PID: c.Member.PID, Name: c.Member.Name, Reason: c.Reason.String()}
 	}
 	return out
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 const testTimeout = 20 * time.Second
@@ -17,9 +17,9 @@ const testTimeout = 20 * time.Second
 type rawClient struct {
 	t      *testing.T
 	c      *net.UnixConn
-	fr     *ipc.FrameReader
+	fr     *proto.FrameReader
 	nextID uint32
-	events []*ipc.ServerFrame // events read while waiting for a reply
+	events []*proto.ServerFrame // events read while waiting for a reply
 }
 
 func dialRaw(t *testing.T, path string) *rawClient {
@@ -29,15 +29,15 @@ func dialRaw(t *testing.T, path string) *rawClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawClient{t: t, c: c, fr: ipc.NewFrameReader(c, 4<<20), nextID: 100}
+	return &rawClient{t: t, c: c, fr: proto.NewFrameReader(c, 4<<20), nextID: 100}
 }
 
 // helloRaw dials and completes the handshake.
 func helloRaw(t *testing.T, path, name string) *rawClient {
 	t.Helper()
 	r := dialRaw(t, path)
-	r.send(&ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version, Name: name})
-	if f := r.next(); f.Type != ipc.TypeWelcome {
+	r.send(&proto.Request{Type: proto.TypeHello, ID: 1, Version: proto.Version, Name: name})
+	if f := r.next(); f.Type != proto.TypeWelcome {
 		t.Fatalf("hello answered with %+v", f)
 	}
 	return r
@@ -50,9 +50,9 @@ func (r *rawClient) write(b []byte) {
 	}
 }
 
-func (r *rawClient) send(req *ipc.Request) {
+func (r *rawClient) send(req *proto.Request) {
 	r.t.Helper()
-	b, err := ipc.AppendFrame(nil, req)
+	b, err := proto.AppendFrame(nil, req)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -64,17 +64,17 @@ func frame(body []byte) []byte {
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 }
 
-func (r *rawClient) read() (*ipc.ServerFrame, error) {
+func (r *rawClient) read() (*proto.ServerFrame, error) {
 	r.c.SetReadDeadline(time.Now().Add(testTimeout))
 	body, err := r.fr.Next()
 	if err != nil {
 		return nil, err
 	}
-	f := new(ipc.ServerFrame)
-	return f, ipc.Decode(body, f)
+	f := new(proto.ServerFrame)
+	return f, proto.Decode(body, f)
 }
 
-func (r *rawClient) next() *ipc.ServerFrame {
+func (r *rawClient) next() *proto.ServerFrame {
 	r.t.Helper()
 	f, err := r.read()
 	if err != nil {
@@ -85,11 +85,11 @@ func (r *rawClient) next() *ipc.ServerFrame {
 
 // reply reads until the reply to id. Events read on the way are kept for nextEvent:
 // events of other requests and other members may come before a reply.
-func (r *rawClient) reply(id uint32) *ipc.ServerFrame {
+func (r *rawClient) reply(id uint32) *proto.ServerFrame {
 	r.t.Helper()
 	for {
 		f := r.next()
-		if f.ID == id || (f.Type == ipc.TypeError && f.Fatal) {
+		if f.ID == id || (f.Type == proto.TypeError && f.Fatal) {
 			return f
 		}
 		if isEvent(f) {
@@ -98,12 +98,12 @@ func (r *rawClient) reply(id uint32) *ipc.ServerFrame {
 	}
 }
 
-func isEvent(f *ipc.ServerFrame) bool {
-	return f.Type == ipc.TypeView || f.Type == ipc.TypeMessage
+func isEvent(f *proto.ServerFrame) bool {
+	return f.Type == proto.TypeView || f.Type == proto.TypeMessage
 }
 
 // nextEvent returns the next event, kept or read.
-func (r *rawClient) nextEvent() *ipc.ServerFrame {
+func (r *rawClient) nextEvent() *proto.ServerFrame {
 	r.t.Helper()
 	if len(r.events) > 0 {
 		f := r.events[0]
@@ -114,7 +114,7 @@ func (r *rawClient) nextEvent() *ipc.ServerFrame {
 }
 
 // nextNonEvent reads past (and keeps) events to the next reply or error.
-func (r *rawClient) nextNonEvent() *ipc.ServerFrame {
+func (r *rawClient) nextNonEvent() *proto.ServerFrame {
 	r.t.Helper()
 	for {
 		f := r.next()
@@ -126,7 +126,7 @@ func (r *rawClient) nextNonEvent() *ipc.ServerFrame {
 }
 
 // call sends req with a fresh id and returns its reply.
-func (r *rawClient) call(req ipc.Request) *ipc.ServerFrame {
+func (r *rawClient) call(req proto.Request) *proto.ServerFrame {
 	r.t.Helper()
 	r.nextID++
 	req.ID = r.nextID
@@ -154,15 +154,15 @@ func isReset(err error) bool {
 // checkWorks checks that a well-behaved client still gets replies and its messages.
 func (r *rawClient) checkWorks(group string, payload string) {
 	r.t.Helper()
-	if f := r.call(ipc.Request{Type: ipc.TypeStatus}); f.Type != ipc.TypeStatus || f.NodeID != 1 {
+	if f := r.call(proto.Request{Type: proto.TypeStatus}); f.Type != proto.TypeStatus || f.NodeID != 1 {
 		r.t.Fatalf("status: %+v", f)
 	}
-	if f := r.call(ipc.Request{Type: ipc.TypeMulticast, Group: group, Data: []byte(payload)}); f.Type != ipc.TypeOK {
+	if f := r.call(proto.Request{Type: proto.TypeMulticast, Group: group, Data: []byte(payload)}); f.Type != proto.TypeOK {
 		r.t.Fatalf("multicast: %+v", f)
 	}
 	for {
 		f := r.nextEvent()
-		if f.Type == ipc.TypeMessage && string(f.Data) == payload {
+		if f.Type == proto.TypeMessage && string(f.Data) == payload {
 			return
 		}
 	}
@@ -171,11 +171,11 @@ func (r *rawClient) checkWorks(group string, payload string) {
 // joinRaw joins group and waits for the view that shows r (it comes after the reply).
 func (r *rawClient) joinRaw(group string) {
 	r.t.Helper()
-	if f := r.call(ipc.Request{Type: ipc.TypeJoin, Group: group}); f.Type != ipc.TypeOK {
+	if f := r.call(proto.Request{Type: proto.TypeJoin, Group: group}); f.Type != proto.TypeOK {
 		r.t.Fatalf("join: %+v", f)
 	}
 	for {
-		if f := r.nextEvent(); f.Type == ipc.TypeView && f.Group == group {
+		if f := r.nextEvent(); f.Type == proto.TypeView && f.Group == group {
 			return
 		}
 	}

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func TestMain(m *testing.M) {
@@ -31,18 +31,18 @@ func helloAsChild(path string) int {
 		return 1
 	}
 	defer c.Close()
-	b, _ := ipc.AppendFrame(nil, &ipc.Request{Type: ipc.TypeHello, ID: 1, Version: ipc.Version, Name: "other"})
+	b, _ := proto.AppendFrame(nil, &proto.Request{Type: proto.TypeHello, ID: 1, Version: proto.Version, Name: "other"})
 	// A server that refuses this user may answer and close before the hello is written:
 	// the write then fails, and the answer is still there to read.
 	c.Write(b)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	body, err := ipc.NewFrameReader(c, 1<<20).Next()
+	body, err := proto.NewFrameReader(c, 1<<20).Next()
 	if err != nil {
 		fmt.Println("read", err)
 		return 1
 	}
-	var f ipc.ServerFrame
-	if err := ipc.Decode(body, &f); err != nil {
+	var f proto.ServerFrame
+	if err := proto.Decode(body, &f); err != nil {
 		fmt.Println("decode", err)
 		return 1
 	}

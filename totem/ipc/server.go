@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"github.com/totem-gcs/totem/totem/proto"
+
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +38,7 @@ type ServerOptions struct {
 
 func (o ServerOptions) withDefaults() ServerOptions {
 	if o.MaxMessageSize <= 0 {
-		o.MaxMessageSize = DefaultMaxMessage
+		o.MaxMessageSize = proto.DefaultMaxMessage
 	}
 	if o.HelloTimeout <= 0 {
 		o.HelloTimeout = 5 * time.Second
@@ -70,7 +72,7 @@ type server struct {
 // events (see conn).
 func Serve(ctx context.Context, ln *net.UnixListener, n *totem.Node, opts ServerOptions) error {
 	o := opts.withDefaults()
-	s := &server{n: n, opts: o, log: o.Logger, maxFrame: FrameLimit(o.MaxMessageSize)}
+	s := &server{n: n, opts: o, log: o.Logger, maxFrame: proto.FrameLimit(o.MaxMessageSize)}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -138,7 +140,7 @@ func (s *server) serveConn(ctx context.Context, uc *net.UnixConn) {
 	uc.SetReadDeadline(time.Now().Add(s.opts.HelloTimeout))
 	stop := context.AfterFunc(ctx, func() { uc.SetReadDeadline(aLongTimeAgo) })
 	defer stop()
-	fr := NewFrameReader(uc, HelloFrameMax) // max_frame is announced by the welcome
+	fr := proto.NewFrameReader(uc, proto.HelloFrameMax) // max_frame is announced by the welcome
 	sess, name := s.handshake(ctx, uc, fr, cred, log)
 	if sess == nil {
 		return
@@ -165,14 +167,14 @@ func (s *server) admit(uc *net.UnixConn) (Cred, bool) {
 		restricted := len(s.opts.AllowUIDs)+len(s.opts.AllowGIDs) > 0
 		s.log.Warn("no peer credentials", "err", err, "refused", restricted)
 		if restricted {
-			s.writeFinal(uc, fatal(0, CodePermissionDenied, "peer credentials unavailable"))
+			s.writeFinal(uc, fatal(0, proto.CodePermissionDenied, "peer credentials unavailable"))
 			return cred, false
 		}
 		return Cred{}, true
 	}
 	if !s.opts.Allows(cred) {
 		s.log.Warn("client refused", "pid", cred.PID, "uid", cred.UID, "gid", cred.GID)
-		s.writeFinal(uc, fatal(0, CodePermissionDenied,
+		s.writeFinal(uc, fatal(0, proto.CodePermissionDenied,
 			fmt.Sprintf("uid %d, gid %d not allowed", cred.UID, cred.GID)))
 		return cred, false
 	}
@@ -181,7 +183,7 @@ func (s *server) admit(uc *net.UnixConn) (Cred, bool) {
 
 // handshake reads the hello and opens the session; on failure it tells the client why
 // and returns nil.
-func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *FrameReader, cred Cred, log *slog.Logger) (*totem.Session, string) {
+func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *proto.FrameReader, cred Cred, log *slog.Logger) (*totem.Session, string) {
 	body, err := fr.Next()
 	if err != nil {
 		if f := s.readError(ctx, err); f != nil {
@@ -190,7 +192,7 @@ func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *FrameReade
 		}
 		return nil, ""
 	}
-	var req Request
+	var req proto.Request
 	if f := checkHello(body, &req); f != nil {
 		log.Debug("handshake refused", "code", f.Code, "err", f.Message)
 		s.writeFinal(uc, f)
@@ -204,7 +206,7 @@ func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *FrameReade
 	uc.SetReadDeadline(time.Time{})
 	if ctx.Err() != nil { // the shutdown hook may have run before the line above
 		sess.Close()
-		s.writeFinal(uc, fatal(req.ID, CodeShuttingDown, "daemon shutting down"))
+		s.writeFinal(uc, fatal(req.ID, proto.CodeShuttingDown, "daemon shutting down"))
 		return nil, ""
 	}
 	if err := s.writeSync(uc, s.welcome(req, sess, cred)); err != nil {
@@ -218,55 +220,55 @@ func (s *server) handshake(ctx context.Context, uc *net.UnixConn, fr *FrameReade
 // the frame is not an acceptable hello. A frame that is not a well-formed request is
 // bad_request whatever it holds; only a well-formed request is judged by its type
 // (docs/PROTOCOL.md §10.2).
-func checkHello(body []byte, req *Request) *ServerFrame {
-	if err := parseRequest(body, req); err != nil {
-		return fatal(err.id, CodeBadRequest, err.msg)
+func checkHello(body []byte, req *proto.Request) *proto.ServerFrame {
+	if err := proto.ParseRequest(body, req); err != nil {
+		return fatal(err.ID, proto.CodeBadRequest, err.Msg)
 	}
 	switch {
-	case req.Type != TypeHello:
-		return fatal(req.ID, CodeHelloRequired, fmt.Sprintf("first request is %q, want hello", req.Type))
+	case req.Type != proto.TypeHello:
+		return fatal(req.ID, proto.CodeHelloRequired, fmt.Sprintf("first request is %q, want hello", req.Type))
 	case req.Version < 1:
-		return fatal(req.ID, CodeBadVersion, fmt.Sprintf(`field "version" is %d (or missing): this server speaks 1..%d`, req.Version, Version))
+		return fatal(req.ID, proto.CodeBadVersion, fmt.Sprintf(`field "version" is %d (or missing): this server speaks 1..%d`, req.Version, proto.Version))
 	case len(req.Name) > totem.MaxClientName:
-		return fatal(req.ID, CodeBadRequest, fmt.Sprintf(`field "name": %d bytes, longer than %d`, len(req.Name), totem.MaxClientName))
-	case !validName(req.Name):
-		return fatal(req.ID, CodeBadRequest, `field "name": not valid UTF-8`)
+		return fatal(req.ID, proto.CodeBadRequest, fmt.Sprintf(`field "name": %d bytes, longer than %d`, len(req.Name), totem.MaxClientName))
+	case !proto.ValidName(req.Name):
+		return fatal(req.ID, proto.CodeBadRequest, `field "name": not valid UTF-8`)
 	}
 	return nil
 }
 
-func (s *server) welcome(req Request, sess *totem.Session, cred Cred) *ServerFrame {
-	return &ServerFrame{
-		Type:       TypeWelcome,
+func (s *server) welcome(req proto.Request, sess *totem.Session, cred Cred) *proto.ServerFrame {
+	return &proto.ServerFrame{
+		Type:       proto.TypeWelcome,
 		ID:         req.ID,
-		Version:    min(req.Version, Version),
+		Version:    min(req.Version, proto.Version),
 		NodeID:     s.n.Status().NodeID,
 		Session:    sess.Handle(),
 		PID:        cred.PID,
 		MaxMessage: uint32(s.opts.MaxMessageSize),
 		MaxFrame:   uint32(s.maxFrame),
-		Levels:     []string{LevelAgreed, LevelSafe},
+		Levels:     []string{proto.LevelAgreed, proto.LevelSafe},
 	}
 }
 
 // readError says what to tell a client whose stream failed: nil when the client went
 // away (nothing to tell).
-func (s *server) readError(ctx context.Context, err error) *ServerFrame {
+func (s *server) readError(ctx context.Context, err error) *proto.ServerFrame {
 	switch {
 	case ctx.Err() != nil:
-		return fatal(0, CodeShuttingDown, "daemon shutting down")
-	case errors.Is(err, ErrFrameTooLarge):
-		return fatal(0, CodeFrameTooLarge, err.Error())
+		return fatal(0, proto.CodeShuttingDown, "daemon shutting down")
+	case errors.Is(err, proto.ErrFrameTooLarge):
+		return fatal(0, proto.CodeFrameTooLarge, err.Error())
 	case errors.Is(err, errDeadline):
-		return fatal(0, CodeTimeout, fmt.Sprintf("no hello within %s", s.opts.HelloTimeout))
+		return fatal(0, proto.CodeTimeout, fmt.Sprintf("no hello within %s", s.opts.HelloTimeout))
 	}
 	return nil
 }
 
 // writeSync writes one frame before the connection's writer exists (or instead of it),
 // bounded by CloseTimeout.
-func (s *server) writeSync(uc *net.UnixConn, f *ServerFrame) error {
-	b, err := AppendFrame(nil, f)
+func (s *server) writeSync(uc *net.UnixConn, f *proto.ServerFrame) error {
+	b, err := proto.AppendFrame(nil, f)
 	if err != nil {
 		return err
 	}
@@ -278,16 +280,16 @@ func (s *server) writeSync(uc *net.UnixConn, f *ServerFrame) error {
 
 // writeFinal writes a last frame; the caller closes the connection. A client that is
 // gone or not reading does not get it, which is all that can be done.
-func (s *server) writeFinal(uc *net.UnixConn, f *ServerFrame) {
+func (s *server) writeFinal(uc *net.UnixConn, f *proto.ServerFrame) {
 	if err := s.writeSync(uc, f); err != nil {
 		s.log.Debug("could not tell client why it is disconnected", "code", f.Code, "err", err)
 	}
 }
 
-func fatal(id uint32, code, msg string) *ServerFrame {
-	return &ServerFrame{Type: TypeError, ID: id, Code: code, Message: msg, Fatal: true}
+func fatal(id uint32, code, msg string) *proto.ServerFrame {
+	return &proto.ServerFrame{Type: proto.TypeError, ID: id, Code: code, Message: msg, Fatal: true}
 }
 
-func errorFrame(id uint32, code, msg string) *ServerFrame {
-	return &ServerFrame{Type: TypeError, ID: id, Code: code, Message: msg}
+func errorFrame(id uint32, code, msg string) *proto.ServerFrame {
+	return &proto.ServerFrame{Type: proto.TypeError, ID: id, Code: code, Message: msg}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/totem-gcs/totem/totem"
 	"github.com/totem-gcs/totem/totem/ipc"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func mustMsgpack(t *testing.T, v any) []byte {
@@ -35,18 +36,18 @@ func TestWelcome(t *testing.T) {
 		version     uint32
 		wantVersion uint32
 	}{
-		{"same version", ipc.Version, ipc.Version},
-		{"newer client", ipc.Version + 5, ipc.Version},
+		{"same version", proto.Version, proto.Version},
+		{"newer client", proto.Version + 5, proto.Version},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := dialRaw(t, d.Socket)
-			r.send(&ipc.Request{Type: ipc.TypeHello, ID: 9, Version: tt.version, Name: "w"})
+			r.send(&proto.Request{Type: proto.TypeHello, ID: 9, Version: tt.version, Name: "w"})
 			f := r.next()
-			want := &ipc.ServerFrame{
-				Type: ipc.TypeWelcome, ID: 9, Version: tt.wantVersion, NodeID: 1, Session: f.Session,
-				PID: uint32(os.Getpid()), MaxMessage: 1 << 20, MaxFrame: 1<<20 + ipc.FrameOverhead,
-				Levels: []string{ipc.LevelAgreed, ipc.LevelSafe},
+			want := &proto.ServerFrame{
+				Type: proto.TypeWelcome, ID: 9, Version: tt.wantVersion, NodeID: 1, Session: f.Session,
+				PID: uint32(os.Getpid()), MaxMessage: 1 << 20, MaxFrame: 1<<20 + proto.FrameOverhead,
+				Levels: []string{proto.LevelAgreed, proto.LevelSafe},
 			}
 			if f.Session == 0 || !equalFrames(f, want) {
 				t.Errorf("got %+v, want %+v", f, want)
@@ -55,9 +56,9 @@ func TestWelcome(t *testing.T) {
 	}
 }
 
-func equalFrames(a, b *ipc.ServerFrame) bool {
-	ab, _ := ipc.AppendFrame(nil, a)
-	bb, _ := ipc.AppendFrame(nil, b)
+func equalFrames(a, b *proto.ServerFrame) bool {
+	ab, _ := proto.AppendFrame(nil, a)
+	bb, _ := proto.AppendFrame(nil, b)
 	return bytes.Equal(ab, bb)
 }
 
@@ -65,10 +66,10 @@ func equalFrames(a, b *ipc.ServerFrame) bool {
 // connection is closed.
 func TestHandshakeRefused(t *testing.T) {
 	d := ipctest.StartOperational(t, ipctest.Options{})
-	hello := func(mod func(*ipc.Request)) []byte {
-		r := ipc.Request{Type: ipc.TypeHello, ID: 1, Version: 1, Name: "x"}
+	hello := func(mod func(*proto.Request)) []byte {
+		r := proto.Request{Type: proto.TypeHello, ID: 1, Version: 1, Name: "x"}
 		mod(&r)
-		b, _ := ipc.AppendFrame(nil, &r)
+		b, _ := proto.AppendFrame(nil, &r)
 		return b
 	}
 	tests := []struct {
@@ -76,18 +77,18 @@ func TestHandshakeRefused(t *testing.T) {
 		send []byte
 		code string
 	}{
-		{"request before hello", hello(func(r *ipc.Request) { r.Type = ipc.TypeJoin; r.Group = "g" }), ipc.CodeHelloRequired},
-		{"version 0", hello(func(r *ipc.Request) { r.Version = 0 }), ipc.CodeBadVersion},
-		{"id 0", hello(func(r *ipc.Request) { r.ID = 0 }), ipc.CodeBadRequest},
-		{"name too long", hello(func(r *ipc.Request) { r.Name = string(make([]byte, 256)) }), ipc.CodeBadRequest},
-		{"malformed", frame([]byte{0x81, 0xc1}), ipc.CodeBadRequest},
-		{"oversized header", []byte{0xff, 0xff, 0xff, 0xff}, ipc.CodeFrameTooLarge},
+		{"request before hello", hello(func(r *proto.Request) { r.Type = proto.TypeJoin; r.Group = "g" }), proto.CodeHelloRequired},
+		{"version 0", hello(func(r *proto.Request) { r.Version = 0 }), proto.CodeBadVersion},
+		{"id 0", hello(func(r *proto.Request) { r.ID = 0 }), proto.CodeBadRequest},
+		{"name too long", hello(func(r *proto.Request) { r.Name = string(make([]byte, 256)) }), proto.CodeBadRequest},
+		{"malformed", frame([]byte{0x81, 0xc1}), proto.CodeBadRequest},
+		{"oversized header", []byte{0xff, 0xff, 0xff, 0xff}, proto.CodeFrameTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := dialRaw(t, d.Socket)
 			r.write(tt.send)
-			if f := r.next(); f.Type != ipc.TypeError || f.Code != tt.code || !f.Fatal {
+			if f := r.next(); f.Type != proto.TypeError || f.Code != tt.code || !f.Fatal {
 				t.Errorf("got %+v, want fatal %s", f, tt.code)
 			}
 			r.expectEOF()
@@ -98,7 +99,7 @@ func TestHandshakeRefused(t *testing.T) {
 func TestHelloTimeout(t *testing.T) {
 	d := ipctest.StartOperational(t, ipctest.Options{Server: ipc.ServerOptions{HelloTimeout: 50 * time.Millisecond}})
 	r := dialRaw(t, d.Socket)
-	if f := r.next(); f.Code != ipc.CodeTimeout || !f.Fatal {
+	if f := r.next(); f.Code != proto.CodeTimeout || !f.Fatal {
 		t.Errorf("got %+v, want fatal timeout", f)
 	}
 	r.expectEOF()
@@ -111,7 +112,7 @@ func TestBadInput(t *testing.T) {
 	d := ipctest.StartOperational(t, ipctest.Options{})
 	good := helloRaw(t, d.Socket, "good")
 	good.joinRaw("g")
-	maxFrame := 1<<20 + ipc.FrameOverhead
+	maxFrame := 1<<20 + proto.FrameOverhead
 	deep := append(bytes.Repeat([]byte{0x81, 0xa1, 'k'}, 40), 0xc0)
 	tests := []struct {
 		name  string
@@ -120,25 +121,25 @@ func TestBadInput(t *testing.T) {
 		id    uint32
 		fatal bool
 	}{
-		{"garbage bytes", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ipc.CodeFrameTooLarge, 0, true},
-		{"oversized header", binary.BigEndian.AppendUint32(nil, uint32(maxFrame+1)), ipc.CodeFrameTooLarge, 0, true},
-		{"empty frame", frame(nil), ipc.CodeBadRequest, 0, false},
-		{"invalid msgpack", frame([]byte{0xc1}), ipc.CodeBadRequest, 0, false},
-		{"not a map", frame(mustMsgpack(t, []any{"join", 5})), ipc.CodeBadRequest, 0, false},
-		{"truncated map", frame([]byte{0x85, 0xa4, 't', 'y', 'p', 'e'}), ipc.CodeBadRequest, 0, false},
-		{"huge claimed length", frame([]byte{0x81, 0xa4, 'd', 'a', 't', 'a', 0xc6, 0x7f, 0xff, 0xff, 0xff}), ipc.CodeBadRequest, 0, false},
-		{"trailing bytes", frame(append(mustMsgpack(t, map[string]any{"type": "status", "id": 3}), 0)), ipc.CodeBadRequest, 3, false},
-		{"too deep", frame(deep), ipc.CodeBadRequest, 0, false},
-		{"wrong field type", frame(mustMsgpack(t, map[string]any{"type": "join", "id": 5, "group": 7})), ipc.CodeBadRequest, 5, false},
-		{"unknown request", frame(mustMsgpack(t, map[string]any{"type": "frobnicate", "id": 6})), ipc.CodeUnknownRequest, 6, false},
-		{"missing type", frame(mustMsgpack(t, map[string]any{"id": 7})), ipc.CodeBadRequest, 7, false},
-		{"id 0", frame(mustMsgpack(t, map[string]any{"type": "status"})), ipc.CodeBadRequest, 0, false},
-		{"second hello", frame(mustMsgpack(t, map[string]any{"type": "hello", "id": 8, "version": 1})), ipc.CodeBadRequest, 8, false},
-		{"reserved level", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 9, "group": "g", "level": "causal"})), ipc.CodeBadLevel, 9, false},
-		{"unknown level", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 10, "group": "g", "level": "best"})), ipc.CodeBadLevel, 10, false},
-		{"message too large", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 11, "group": "g", "data": make([]byte, 1<<20+1)})), ipc.CodeTooLarge, 11, false},
-		{"not joined", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 12, "group": "h", "data": []byte("x")})), ipc.CodeNotJoined, 12, false},
-		{"bad group", frame(mustMsgpack(t, map[string]any{"type": "join", "id": 13, "group": ""})), ipc.CodeBadGroup, 13, false},
+		{"garbage bytes", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), proto.CodeFrameTooLarge, 0, true},
+		{"oversized header", binary.BigEndian.AppendUint32(nil, uint32(maxFrame+1)), proto.CodeFrameTooLarge, 0, true},
+		{"empty frame", frame(nil), proto.CodeBadRequest, 0, false},
+		{"invalid msgpack", frame([]byte{0xc1}), proto.CodeBadRequest, 0, false},
+		{"not a map", frame(mustMsgpack(t, []any{"join", 5})), proto.CodeBadRequest, 0, false},
+		{"truncated map", frame([]byte{0x85, 0xa4, 't', 'y', 'p', 'e'}), proto.CodeBadRequest, 0, false},
+		{"huge claimed length", frame([]byte{0x81, 0xa4, 'd', 'a', 't', 'a', 0xc6, 0x7f, 0xff, 0xff, 0xff}), proto.CodeBadRequest, 0, false},
+		{"trailing bytes", frame(append(mustMsgpack(t, map[string]any{"type": "status", "id": 3}), 0)), proto.CodeBadRequest, 3, false},
+		{"too deep", frame(deep), proto.CodeBadRequest, 0, false},
+		{"wrong field type", frame(mustMsgpack(t, map[string]any{"type": "join", "id": 5, "group": 7})), proto.CodeBadRequest, 5, false},
+		{"unknown request", frame(mustMsgpack(t, map[string]any{"type": "frobnicate", "id": 6})), proto.CodeUnknownRequest, 6, false},
+		{"missing type", frame(mustMsgpack(t, map[string]any{"id": 7})), proto.CodeBadRequest, 7, false},
+		{"id 0", frame(mustMsgpack(t, map[string]any{"type": "status"})), proto.CodeBadRequest, 0, false},
+		{"second hello", frame(mustMsgpack(t, map[string]any{"type": "hello", "id": 8, "version": 1})), proto.CodeBadRequest, 8, false},
+		{"reserved level", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 9, "group": "g", "level": "causal"})), proto.CodeBadLevel, 9, false},
+		{"unknown level", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 10, "group": "g", "level": "best"})), proto.CodeBadLevel, 10, false},
+		{"message too large", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 11, "group": "g", "data": make([]byte, 1<<20+1)})), proto.CodeTooLarge, 11, false},
+		{"not joined", frame(mustMsgpack(t, map[string]any{"type": "multicast", "id": 12, "group": "h", "data": []byte("x")})), proto.CodeNotJoined, 12, false},
+		{"bad group", frame(mustMsgpack(t, map[string]any{"type": "join", "id": 13, "group": ""})), proto.CodeBadGroup, 13, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,7 +147,7 @@ func TestBadInput(t *testing.T) {
 			bad.joinRaw("g")
 			bad.write(tt.send)
 			f := bad.nextNonEvent()
-			if f.Type != ipc.TypeError || f.Code != tt.code || f.ID != tt.id || f.Fatal != tt.fatal {
+			if f.Type != proto.TypeError || f.Code != tt.code || f.ID != tt.id || f.Fatal != tt.fatal {
 				t.Errorf("got %+v, want code %s id %d fatal %v", f, tt.code, tt.id, tt.fatal)
 			}
 			if tt.fatal {
@@ -176,7 +177,7 @@ func TestServeStops(t *testing.T) {
 		t.Fatalf("Serve returned %v, want nil", err)
 	}
 	for _, r := range []*rawClient{joined, silent} {
-		if f := r.reply(0); f.Code != ipc.CodeShuttingDown || !f.Fatal {
+		if f := r.reply(0); f.Code != proto.CodeShuttingDown || !f.Fatal {
 			t.Errorf("got %+v, want fatal shutting_down", f)
 		}
 		r.expectEOF()
@@ -200,7 +201,7 @@ func TestNodeStops(t *testing.T) {
 	if err := d.ServeResult(ctx); !errors.Is(err, totem.ErrNodeStopped) {
 		t.Errorf("Serve returned %v, want ErrNodeStopped", err)
 	}
-	if f := r.reply(0); f.Code != ipc.CodeShuttingDown || !f.Fatal {
+	if f := r.reply(0); f.Code != proto.CodeShuttingDown || !f.Fatal {
 		t.Errorf("got %+v, want fatal shutting_down", f)
 	}
 	r.expectEOF()
@@ -214,17 +215,17 @@ func TestPipelinedRequests(t *testing.T) {
 	r.joinRaw("g")
 	var b []byte
 	for i := range 50 {
-		b, _ = ipc.AppendFrame(b, &ipc.Request{Type: ipc.TypeMulticast, ID: uint32(1000 + i), Group: "g", Data: []byte{byte(i)}, Level: ipc.LevelSafe})
+		b, _ = proto.AppendFrame(b, &proto.Request{Type: proto.TypeMulticast, ID: uint32(1000 + i), Group: "g", Data: []byte{byte(i)}, Level: proto.LevelSafe})
 	}
 	r.write(b)
 	var ids []uint32
 	var data []byte
 	for len(ids) < 50 || len(data) < 50 {
 		switch f := r.next(); f.Type {
-		case ipc.TypeOK:
+		case proto.TypeOK:
 			ids = append(ids, f.ID)
-		case ipc.TypeMessage:
-			if f.Level != ipc.LevelSafe {
+		case proto.TypeMessage:
+			if f.Level != proto.LevelSafe {
 				t.Errorf("level %q, want safe", f.Level)
 			}
 			data = append(data, f.Data...)
@@ -259,12 +260,12 @@ func TestServeStopsWithStuckClient(t *testing.T) {
 	msg := make([]byte, 4096)
 	got := 0
 	for i := range n {
-		sender.send(&ipc.Request{Type: ipc.TypeMulticast, ID: uint32(i + 1), Group: "g", Data: msg})
+		sender.send(&proto.Request{Type: proto.TypeMulticast, ID: uint32(i + 1), Group: "g", Data: msg})
 		for replied := false; !replied; {
 			switch f := sender.next(); f.Type {
-			case ipc.TypeMessage:
+			case proto.TypeMessage:
 				got++
-			case ipc.TypeOK:
+			case proto.TypeOK:
 				replied = true
 			default:
 				t.Fatalf("multicast %d: %+v", i, f)
@@ -272,7 +273,7 @@ func TestServeStopsWithStuckClient(t *testing.T) {
 		}
 	}
 	for got < n {
-		if f := sender.next(); f.Type == ipc.TypeMessage {
+		if f := sender.next(); f.Type == proto.TypeMessage {
 			got++
 		}
 	}
@@ -294,15 +295,15 @@ func TestBackpressure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), testTimeout)
 	defer cancel()
 	flood := helloRaw(t, d.Socket, "flood")
-	if f := flood.call(ipc.Request{Type: ipc.TypeJoin, Group: "g"}); f.Type != ipc.TypeOK {
+	if f := flood.call(proto.Request{Type: proto.TypeJoin, Group: "g"}); f.Type != proto.TypeOK {
 		t.Fatalf("join: %+v", f)
 	}
 	const n = 50
 	var b []byte
 	for i := range n {
-		b, _ = ipc.AppendFrame(b, &ipc.Request{Type: ipc.TypeMulticast, ID: uint32(i + 1), Group: "g", Data: []byte{byte(i)}})
+		b, _ = proto.AppendFrame(b, &proto.Request{Type: proto.TypeMulticast, ID: uint32(i + 1), Group: "g", Data: []byte{byte(i)}})
 	}
-	b, _ = ipc.AppendFrame(b, &ipc.Request{Type: ipc.TypeStatus, ID: n + 1})
+	b, _ = proto.AppendFrame(b, &proto.Request{Type: proto.TypeStatus, ID: n + 1})
 	flood.write(b)
 	// The replies stop coming at the first multicast the node holds back.
 	accepted := 0
@@ -312,8 +313,8 @@ func TestBackpressure(t *testing.T) {
 		if err != nil {
 			break
 		}
-		var f ipc.ServerFrame
-		if err := ipc.Decode(body, &f); err != nil || f.Type != ipc.TypeOK || f.ID != uint32(accepted+1) {
+		var f proto.ServerFrame
+		if err := proto.Decode(body, &f); err != nil || f.Type != proto.TypeOK || f.ID != uint32(accepted+1) {
 			t.Fatalf("reply %d: %+v, %v", accepted, f, err)
 		}
 		accepted++
@@ -324,10 +325,10 @@ func TestBackpressure(t *testing.T) {
 	t.Logf("accepted %d multicasts before backpressure", accepted)
 	// Someone else is still served.
 	other := helloRaw(t, d.Socket, "other")
-	if f := other.call(ipc.Request{Type: ipc.TypeStatus}); f.Type != ipc.TypeStatus || f.State != "gather" {
+	if f := other.call(proto.Request{Type: proto.TypeStatus}); f.Type != proto.TypeStatus || f.State != "gather" {
 		t.Fatalf("status: %+v", f)
 	}
-	if f := other.call(ipc.Request{Type: ipc.TypeJoin, Group: "h"}); f.Type != ipc.TypeOK {
+	if f := other.call(proto.Request{Type: proto.TypeJoin, Group: "h"}); f.Type != proto.TypeOK {
 		t.Fatalf("join: %+v", f)
 	}
 	// Stopping releases the held-back multicasts: each is answered, in order, ok if the
@@ -339,15 +340,15 @@ func TestBackpressure(t *testing.T) {
 	id, refused := uint32(accepted), false
 	for {
 		f := flood.next()
-		if f.Type == ipc.TypeError && f.Fatal {
+		if f.Type == proto.TypeError && f.Fatal {
 			break
 		}
 		if f.ID != id+1 {
 			t.Fatalf("after the stop: reply %+v, want id %d", f, id+1)
 		}
 		id++
-		if f.Type != ipc.TypeOK {
-			if f.Code != ipc.CodeShuttingDown {
+		if f.Type != proto.TypeOK {
+			if f.Code != proto.CodeShuttingDown {
 				t.Fatalf("held-back multicast %d: %+v, want ok or shutting_down", id, f)
 			}
 			refused = true
@@ -379,7 +380,7 @@ func TestHeldBackClientGone(t *testing.T) {
 			})
 			d := ipctest.Start(t, ipctest.Options{Config: ipctest.StalledRing, Server: ipc.ServerOptions{Logger: log}})
 			r := helloRaw(t, d.Socket, "held")
-			if f := r.call(ipc.Request{Type: ipc.TypeJoin, Group: "g"}); f.Type != ipc.TypeOK {
+			if f := r.call(proto.Request{Type: proto.TypeJoin, Group: "g"}); f.Type != proto.TypeOK {
 				t.Fatalf("join: %+v", f)
 			}
 			fill(t, r, tt.pipelined)
@@ -400,7 +401,7 @@ func TestHeldBackClientGone(t *testing.T) {
 func fill(t *testing.T, r *rawClient, pipelined bool) {
 	t.Helper()
 	for i := uint32(1); ; i++ {
-		r.send(&ipc.Request{Type: ipc.TypeMulticast, ID: i, Group: "g", Data: []byte("x")})
+		r.send(&proto.Request{Type: proto.TypeMulticast, ID: i, Group: "g", Data: []byte("x")})
 		r.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 		if _, err := r.fr.Next(); err != nil {
 			break // held back
@@ -411,7 +412,7 @@ func fill(t *testing.T, r *rawClient, pipelined bool) {
 	}
 	if pipelined {
 		for i := range 5 {
-			r.send(&ipc.Request{Type: ipc.TypeStatus, ID: uint32(5000 + i)})
+			r.send(&proto.Request{Type: proto.TypeStatus, ID: uint32(5000 + i)})
 		}
 		time.Sleep(50 * time.Millisecond) // let the reader take one and hold it
 	}
@@ -454,7 +455,7 @@ func (h *watchHandler) WithGroup(g string) slog.Handler {
 func TestReplyBeforeItsEvents(t *testing.T) {
 	d := ipctest.StartOperational(t, ipctest.Options{})
 	r := helloRaw(t, d.Socket, "order")
-	expect := func(what string, check func(*ipc.ServerFrame) bool) {
+	expect := func(what string, check func(*proto.ServerFrame) bool) {
 		t.Helper()
 		if f := r.next(); !check(f) {
 			t.Fatalf("%s: got %+v", what, f)
@@ -465,21 +466,21 @@ func TestReplyBeforeItsEvents(t *testing.T) {
 	for i := range rounds {
 		g := fmt.Sprintf("g%d", i)
 		id++
-		r.send(&ipc.Request{Type: ipc.TypeJoin, ID: id, Group: g})
-		expect("join reply", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeOK && f.ID == id })
-		expect("join view", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeView && f.Group == g })
+		r.send(&proto.Request{Type: proto.TypeJoin, ID: id, Group: g})
+		expect("join reply", func(f *proto.ServerFrame) bool { return f.Type == proto.TypeOK && f.ID == id })
+		expect("join view", func(f *proto.ServerFrame) bool { return f.Type == proto.TypeView && f.Group == g })
 		first := id + 1
 		for range pipelined {
 			id++
-			r.send(&ipc.Request{Type: ipc.TypeMulticast, ID: id, Group: g, Data: []byte(fmt.Sprint(id))})
+			r.send(&proto.Request{Type: proto.TypeMulticast, ID: id, Group: g, Data: []byte(fmt.Sprint(id))})
 		}
 		replied := make(map[uint32]bool)
 		for got := 0; got < 2*pipelined; got++ {
 			f := r.next()
 			switch f.Type {
-			case ipc.TypeOK:
+			case proto.TypeOK:
 				replied[f.ID] = true
-			case ipc.TypeMessage:
+			case proto.TypeMessage:
 				var mid uint32
 				fmt.Sscan(string(f.Data), &mid)
 				if mid < first || !replied[mid] {
@@ -490,8 +491,8 @@ func TestReplyBeforeItsEvents(t *testing.T) {
 			}
 		}
 		id++
-		r.send(&ipc.Request{Type: ipc.TypeLeave, ID: id, Group: g})
-		expect("leave reply", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeOK && f.ID == id })
-		expect("leave view", func(f *ipc.ServerFrame) bool { return f.Type == ipc.TypeView && f.Group == g && len(f.Left) == 1 })
+		r.send(&proto.Request{Type: proto.TypeLeave, ID: id, Group: g})
+		expect("leave reply", func(f *proto.ServerFrame) bool { return f.Type == proto.TypeOK && f.ID == id })
+		expect("leave view", func(f *proto.ServerFrame) bool { return f.Type == proto.TypeView && f.Group == g && len(f.Left) == 1 })
 	}
 }

@@ -1,6 +1,8 @@
 package ipc
 
 import (
+	"github.com/totem-gcs/totem/totem/proto"
+
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -73,18 +75,18 @@ func modelStream(stream []byte, first, then int, broke bool) []streamFrame {
 			return append(out, streamFrame{err: errStreamBroke, claim: -1, limit: limit})
 		case len(stream) == 0:
 			return append(out, streamFrame{err: io.EOF, claim: -1, limit: limit})
-		case len(stream) < HeaderSize:
+		case len(stream) < proto.HeaderSize:
 			return append(out, streamFrame{err: cut, claim: -1, limit: limit})
 		}
 		n := int(binary.BigEndian.Uint32(stream))
 		switch {
 		case n > limit:
-			return append(out, streamFrame{err: ErrFrameTooLarge, claim: n, limit: limit})
-		case len(stream)-HeaderSize < n:
-			return append(out, streamFrame{err: cut, claim: n, limit: limit, arrived: len(stream) - HeaderSize})
+			return append(out, streamFrame{err: proto.ErrFrameTooLarge, claim: n, limit: limit})
+		case len(stream)-proto.HeaderSize < n:
+			return append(out, streamFrame{err: cut, claim: n, limit: limit, arrived: len(stream) - proto.HeaderSize})
 		}
-		out = append(out, streamFrame{body: stream[HeaderSize : HeaderSize+n], claim: n, limit: limit, arrived: n})
-		stream = stream[HeaderSize+n:]
+		out = append(out, streamFrame{body: stream[proto.HeaderSize : proto.HeaderSize+n], claim: n, limit: limit, arrived: n})
+		stream = stream[proto.HeaderSize+n:]
 	}
 }
 
@@ -107,14 +109,14 @@ func modelStream(stream []byte, first, then int, broke bool) []streamFrame {
 //   - nothing panics.
 func FuzzFrameStream(f *testing.F) {
 	var hello, requests []byte
-	hello, _ = AppendFrame(hello, &Request{Type: TypeHello, ID: 1, Version: 1, Name: "fuzz"})
+	hello, _ = proto.AppendFrame(hello, &proto.Request{Type: proto.TypeHello, ID: 1, Version: 1, Name: "fuzz"})
 	for _, v := range []any{
-		&Request{Type: TypeJoin, ID: 2, Group: "g"},
-		&Request{Type: TypeMulticast, ID: 3, Group: "g", Level: LevelSafe, Data: []byte("hello")},
-		&Request{Type: TypeStatus, ID: 4},
-		&ServerFrame{Type: TypeMessage, Group: "g", Sender: Member{Node: 1, Session: 2, PID: 3}, Level: LevelAgreed, Data: []byte("d")},
+		&proto.Request{Type: proto.TypeJoin, ID: 2, Group: "g"},
+		&proto.Request{Type: proto.TypeMulticast, ID: 3, Group: "g", Level: proto.LevelSafe, Data: []byte("hello")},
+		&proto.Request{Type: proto.TypeStatus, ID: 4},
+		&proto.ServerFrame{Type: proto.TypeMessage, Group: "g", Sender: proto.Member{Node: 1, Session: 2, PID: 3}, Level: proto.LevelAgreed, Data: []byte("d")},
 	} {
-		requests, _ = AppendFrame(requests, v)
+		requests, _ = proto.AppendFrame(requests, v)
 	}
 	stream := append(slices.Clone(hello), requests...)
 	huge := binary.BigEndian.AppendUint32(nil, 0xffffffff)
@@ -141,15 +143,15 @@ func FuzzFrameStream(f *testing.F) {
 	srv := &server{}
 	f.Fuzz(func(t *testing.T, stream []byte, first, then uint32, sizes []byte, broke bool) {
 		want := modelStream(stream, int(first), int(then), broke)
-		fr := NewFrameReader(&choppedReader{b: stream, sizes: sizes, broke: broke}, int(first))
+		fr := proto.NewFrameReader(&choppedReader{b: stream, sizes: sizes, broke: broke}, int(first))
 		for i, w := range want {
-			kept := cap(fr.buf)
-			if kept > keepBuffer {
+			kept := fr.Retained()
+			if kept > proto.KeepBuffer {
 				kept = 0
 			}
 			// At most this much may be allocated for the frame: what arrived, with room to
 			// grow, and a read chunk ahead of it.
-			allowed := 2*w.arrived + 2*readChunk
+			allowed := 2*w.arrived + 2*proto.ReadChunk
 			var before runtime.MemStats
 			if w.claim > bigClaim { // rare, and a claim worth measuring
 				runtime.ReadMemStats(&before)
@@ -172,16 +174,16 @@ func FuzzFrameStream(f *testing.F) {
 				t.Fatalf("frame %d: body %x, want %x", i, body, w.body)
 			case w.err != nil && !errors.Is(err, w.err):
 				t.Fatalf("frame %d: error %v, body %x; want %v", i, err, body, w.err)
-			case errors.Is(w.err, ErrFrameTooLarge):
+			case errors.Is(w.err, proto.ErrFrameTooLarge):
 				if msg := err.Error(); !strings.Contains(msg, strconv.Itoa(w.claim)+" bytes") || !strings.Contains(msg, strconv.Itoa(w.limit)) {
 					t.Errorf("frame %d: %q does not say the claim (%d) and the limit (%d)", i, msg, w.claim, w.limit)
 				}
-				if cap(fr.buf) != kept {
-					t.Errorf("frame %d: refusing a %d-byte claim, the buffer went from %d to %d bytes", i, w.claim, kept, cap(fr.buf))
+				if fr.Retained() != kept {
+					t.Errorf("frame %d: refusing a %d-byte claim, the buffer went from %d to %d bytes", i, w.claim, kept, fr.Retained())
 				}
 			}
-			if cap(fr.buf) > max(kept, allowed) {
-				t.Errorf("frame %d: a buffer of %d bytes for %d that arrived", i, cap(fr.buf), w.arrived)
+			if fr.Retained() > max(kept, allowed) {
+				t.Errorf("frame %d: a buffer of %d bytes for %d that arrived", i, fr.Retained(), w.arrived)
 			}
 			checkServerReads(t, srv, i, body, err)
 		}
@@ -192,23 +194,23 @@ func FuzzFrameStream(f *testing.F) {
 // and what the client makes of the server's reply and of the frame.
 func checkServerReads(t *testing.T, srv *server, i int, body []byte, err error) {
 	t.Helper()
-	var reply *ServerFrame
+	var reply *proto.ServerFrame
 	switch {
 	case err != nil:
 		reply = srv.readError(context.Background(), err)
-		if errors.Is(err, ErrFrameTooLarge) != (reply != nil) {
+		if errors.Is(err, proto.ErrFrameTooLarge) != (reply != nil) {
 			t.Fatalf("stream end %v: reply %+v; want frame_too_large exactly for a frame too large", err, reply)
 		}
-		if reply != nil && (reply.Code != CodeFrameTooLarge || !reply.Fatal) {
-			t.Fatalf("stream end %v: reply %+v, want a fatal %s", err, reply, CodeFrameTooLarge)
+		if reply != nil && (reply.Code != proto.CodeFrameTooLarge || !reply.Fatal) {
+			t.Fatalf("stream end %v: reply %+v, want a fatal %s", err, reply, proto.CodeFrameTooLarge)
 		}
 	case i == 0:
-		var req Request
+		var req proto.Request
 		reply = checkHello(body, &req)
 		if reply != nil && !reply.Fatal {
 			t.Fatalf("hello %x refused with a reply that is not fatal: %+v", body, reply)
 		}
-		if reply == nil && (req.Type != TypeHello || req.ID == 0 || req.Version < 1) {
+		if reply == nil && (req.Type != proto.TypeHello || req.ID == 0 || req.Version < 1) {
 			t.Fatalf("hello %x accepted as %+v", body, req)
 		}
 	default:
@@ -220,36 +222,36 @@ func checkServerReads(t *testing.T, srv *server, i int, body []byte, err error) 
 			t.Fatalf("request %x accepted with id 0: %+v", body, it.req)
 		}
 		reply = it.reply
-		if reply != nil && reply.Code != CodeBadRequest {
-			t.Fatalf("request %x: reply %+v, want %s", body, reply, CodeBadRequest)
+		if reply != nil && reply.Code != proto.CodeBadRequest {
+			t.Fatalf("request %x: reply %+v, want %s", body, reply, proto.CodeBadRequest)
 		}
 	}
 	if reply != nil {
-		if reply.Type != TypeError || reply.Code == "" || reply.Message == "" {
+		if reply.Type != proto.TypeError || reply.Code == "" || reply.Message == "" {
 			t.Fatalf("frame %d: reply %+v does not say what is wrong", i, reply)
 		}
 		switch reply.Code {
-		case CodeBadRequest, CodeHelloRequired, CodeBadVersion, CodeFrameTooLarge:
+		case proto.CodeBadRequest, proto.CodeHelloRequired, proto.CodeBadVersion, proto.CodeFrameTooLarge:
 		default:
 			t.Fatalf("frame %d: reply with an unexpected code: %+v", i, reply)
 		}
-		b, err := AppendFrame(nil, reply)
+		b, err := proto.AppendFrame(nil, reply)
 		if err != nil {
 			t.Fatalf("frame %d: reply %+v does not encode: %v", i, reply, err)
 		}
-		if len(b)-HeaderSize > FrameOverhead {
-			t.Fatalf("frame %d: a %d-byte error reply is over any client's frame limit", i, len(b)-HeaderSize)
+		if len(b)-proto.HeaderSize > proto.FrameOverhead {
+			t.Fatalf("frame %d: a %d-byte error reply is over any client's frame limit", i, len(b)-proto.HeaderSize)
 		}
-		var back ServerFrame
-		if err := Decode(b[HeaderSize:], &back); err != nil || back.Code != reply.Code || back.Message != reply.Message || back.ID != reply.ID {
+		var back proto.ServerFrame
+		if err := proto.Decode(b[proto.HeaderSize:], &back); err != nil || back.Code != reply.Code || back.Message != reply.Message || back.ID != reply.ID {
 			t.Fatalf("frame %d: reply %+v decodes on the client as %+v (%v)", i, reply, back, err)
 		}
 	}
 	if err == nil {
 		// What a client does with a frame from its server.
-		var fast, slow ServerFrame
-		if !DecodeServerFrameFast(body, &fast) {
-			if err := Decode(body, &slow); err != nil && !errors.Is(err, ErrMalformed) {
+		var fast, slow proto.ServerFrame
+		if !proto.DecodeServerFrameFast(body, &fast) {
+			if err := proto.Decode(body, &slow); err != nil && !errors.Is(err, proto.ErrMalformed) {
 				t.Fatalf("frame %d: %x: the client's error %v is not ErrMalformed", i, body, err)
 			}
 		}
@@ -260,17 +262,17 @@ func checkServerReads(t *testing.T, srv *server, i int, body []byte, err error) 
 // so; the reader's buffer stays as it was.
 func TestFrameReaderRefusesAClaimBeforeAllocating(t *testing.T) {
 	for _, claim := range []uint32{1<<20 + 1, 1 << 31, 1<<32 - 1} {
-		fr := NewFrameReader(bytes.NewReader(binary.BigEndian.AppendUint32(nil, claim)), 1<<20)
+		fr := proto.NewFrameReader(bytes.NewReader(binary.BigEndian.AppendUint32(nil, claim)), 1<<20)
 		_, err := fr.Next()
-		if !errors.Is(err, ErrFrameTooLarge) || err.Error() != fmt.Sprintf("ipc: frame too large: %d bytes, max %d", claim, 1<<20) {
+		if !errors.Is(err, proto.ErrFrameTooLarge) || err.Error() != fmt.Sprintf("ipc: frame too large: %d bytes, max %d", claim, 1<<20) {
 			t.Errorf("claim %d: %v", claim, err)
 		}
-		if fr.buf != nil {
-			t.Errorf("claim %d: a %d-byte buffer for a refused frame", claim, cap(fr.buf))
+		if fr.Retained() != 0 {
+			t.Errorf("claim %d: a %d-byte buffer for a refused frame", claim, fr.Retained())
 		}
 	}
 	// Within a 4 GiB limit, a 4 GiB claim with 10 bytes behind it costs a read chunk.
-	fr := NewFrameReader(bytes.NewReader(append(binary.BigEndian.AppendUint32(nil, 1<<32-1), make([]byte, 10)...)), 1<<32-1)
+	fr := proto.NewFrameReader(bytes.NewReader(append(binary.BigEndian.AppendUint32(nil, 1<<32-1), make([]byte, 10)...)), 1<<32-1)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := fr.Next()
@@ -278,7 +280,7 @@ func TestFrameReaderRefusesAClaimBeforeAllocating(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("a 4 GiB claim with 10 bytes: %v", err)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*readChunk+allocSlack {
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*proto.ReadChunk+allocSlack {
 		t.Errorf("a 4 GiB claim with 10 bytes behind it: %d bytes allocated", alloc)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	totemclient "github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/ipc"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 type m = map[string]any
@@ -552,7 +553,7 @@ func TestShuttingDown(t *testing.T) {
 // §1: where the socket is, without --socket.
 func TestDefaultSocket(t *testing.T) {
 	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1234")
-	if got, want := ipc.DefaultSocket(), "/run/user/1234/totem/totemd.sock"; got != want {
+	if got, want := proto.DefaultSocket(), "/run/user/1234/totem/totemd.sock"; got != want {
 		t.Errorf("daemon: %s, want %s", got, want)
 	}
 	if got, want := totemclient.DefaultSocket(), "/run/user/1234/totem/totemd.sock"; got != want {
@@ -560,7 +561,7 @@ func TestDefaultSocket(t *testing.T) {
 	}
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	want := filepath.Join(os.TempDir(), fmt.Sprintf("totem-%d", os.Getuid()), "totemd.sock")
-	if got := ipc.DefaultSocket(); got != want {
+	if got := proto.DefaultSocket(); got != want {
 		t.Errorf("daemon: %s, want %s", got, want)
 	}
 	if got := totemclient.DefaultSocket(); got != want {

@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"bufio"
@@ -23,11 +23,11 @@ var (
 
 // readChunk bounds how much a FrameReader allocates ahead of the bytes that actually
 // arrive, so that a peer claiming a large frame and sending nothing costs little.
-const readChunk = 64 << 10
+const ReadChunk = 64 << 10
 
 // keepBuffer is the largest buffer a FrameReader keeps between frames; a larger one,
 // grown for a large message, is released after use.
-const keepBuffer = 256 << 10
+const KeepBuffer = 256 << 10
 
 // FrameReader reads length-prefixed frames from a stream. It is not safe for
 // concurrent use.
@@ -38,16 +38,20 @@ type FrameReader struct {
 	hdr [HeaderSize]byte
 }
 
+// Retained is the capacity of the buffer the reader keeps between frames (0: none): a
+// reader keeps at most KeepBuffer bytes once a larger frame has been read.
+func (r *FrameReader) Retained() int { return cap(r.buf) }
+
 // NewFrameReader reads frames of at most max body bytes from r.
 func NewFrameReader(r io.Reader, max int) *FrameReader {
-	return &FrameReader{r: bufio.NewReaderSize(r, readChunk), max: max}
+	return &FrameReader{r: bufio.NewReaderSize(r, ReadChunk), max: max}
 }
 
 // Next returns the next frame's body, valid until the following call. It returns io.EOF
 // at a clean end of stream (between frames), io.ErrUnexpectedEOF inside a frame, and
 // ErrFrameTooLarge, without reading the body, when the prefix claims more than max.
 func (fr *FrameReader) Next() ([]byte, error) {
-	if cap(fr.buf) > keepBuffer {
+	if cap(fr.buf) > KeepBuffer {
 		fr.buf = nil
 	}
 	if _, err := io.ReadFull(fr.r, fr.hdr[:]); err != nil {
@@ -59,7 +63,7 @@ func (fr *FrameReader) Next() ([]byte, error) {
 	}
 	b := fr.buf[:0]
 	for len(b) < n {
-		chunk := min(n-len(b), readChunk)
+		chunk := min(n-len(b), ReadChunk)
 		b = slices.Grow(b, chunk)
 		m, err := io.ReadFull(fr.r, b[len(b):len(b)+chunk])
 		b = b[:len(b)+m]

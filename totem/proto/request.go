@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"encoding/binary"
@@ -13,14 +13,15 @@ import (
 // field has one msgpack type, every integer is checked against its range, and an error
 // names the field, what it holds and what it should.
 
-// requestError is why a frame is not a well-formed request: the message of its
+// RequestError is why a frame is not a well-formed request: the message of its
 // bad_request error, and the request's id when it could still be read (else 0).
-type requestError struct {
-	id  uint32
-	msg string
+type RequestError struct {
+	ID  uint32
+	Msg string
 }
 
-func (e *requestError) Error() string { return e.msg }
+// Error is the message of the bad_request error.
+func (e *RequestError) Error() string { return e.Msg }
 
 // field kinds of a request.
 const (
@@ -44,9 +45,9 @@ var requestFields = map[string]struct {
 // (Check); every key is a str and appears once; every known key's value has its type
 // and range (in the order the keys come); the id is not 0; the type is not empty.
 // Unknown keys are skipped. Strings and byte slices do not alias body.
-func parseRequest(body []byte, req *Request) *requestError {
+func ParseRequest(body []byte, req *Request) *RequestError {
 	if err := Check(body); err != nil {
-		return &requestError{id: salvageID(body), msg: err.Error()}
+		return &RequestError{ID: salvageID(body), Msg: err.Error()}
 	}
 	b := body
 	n, b := mapLen(b)
@@ -121,11 +122,11 @@ func parseRequest(body []byte, req *Request) *requestError {
 	}
 	switch {
 	case first != "":
-		return &requestError{id: id, msg: first}
+		return &RequestError{ID: id, Msg: first}
 	case req.ID == 0:
-		return &requestError{msg: `field "id" is missing or 0, want an unsigned integer 1..4294967295`}
+		return &RequestError{Msg: `field "id" is missing or 0, want an unsigned integer 1..4294967295`}
 	case req.Type == "":
-		return &requestError{id: id, msg: `field "type" is missing or empty`}
+		return &RequestError{ID: id, Msg: `field "type" is missing or empty`}
 	}
 	return nil
 }
@@ -360,4 +361,4 @@ var requestWords = [...]string{TypeMulticast, TypeJoin, TypeLeave, TypeStatus, L
 
 // validName reports whether a group or client name is valid UTF-8 (its length is
 // checked where its limit is known).
-func validName(s string) bool { return utf8.ValidString(s) }
+func ValidName(s string) bool { return utf8.ValidString(s) }

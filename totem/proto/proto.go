@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import "github.com/totem-gcs/totem/multicast/wire"
 

@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 func TestHandEncodedFramesAreTheReflectiveEncodersBytes(t *testing.T) {
 	for _, id := range []uint32{1, 127, 128, 65536, 1<<32 - 1} {
 		want, _ := AppendFrame([]byte("prefix"), &ServerFrame{Type: TypeOK, ID: id})
-		if got := appendOK([]byte("prefix"), id); !bytes.Equal(got, want) {
+		if got := AppendOK([]byte("prefix"), id); !bytes.Equal(got, want) {
 			t.Errorf("ok %d:\n got %x\nwant %x", id, got, want)
 		}
 	}
@@ -32,7 +32,7 @@ func TestHandEncodedFramesAreTheReflectiveEncodersBytes(t *testing.T) {
 			for _, level := range []string{LevelAgreed, LevelSafe} {
 				for _, g := range []string{"g", strings.Repeat("G", 255)} {
 					want, _ := AppendFrame(nil, &ServerFrame{Type: TypeMessage, Group: g, Sender: s, Level: level, Data: d})
-					if got := appendMessage(nil, g, s, level, d); !bytes.Equal(got, want) {
+					if got := AppendMessage(nil, g, s, level, d); !bytes.Equal(got, want) {
 						t.Errorf("message %+v %d bytes %s %d:\n got %x\nwant %x", s, len(d), level, len(g), got[:min(60, len(got))], want[:min(60, len(want))])
 					}
 				}
@@ -69,7 +69,7 @@ func fastSeeds(t testing.TB) [][]byte {
 // accepts, Decode reads the same way.
 func checkFastAgrees(t *testing.T, b []byte) {
 	var fr, rr Request
-	if parseRequest(b, &fr) == nil {
+	if ParseRequest(b, &fr) == nil {
 		if err := Decode(b, &rr); err != nil {
 			t.Fatalf("parseRequest took %x, Decode refuses it: %v", b, err)
 		}
@@ -101,11 +101,11 @@ func normalize(r Request) Request {
 func TestFastDecodersAgreeWithDecode(t *testing.T) {
 	seeds := fastSeeds(t)
 	var req Request
-	if err := parseRequest(seeds[0], &req); err != nil || req.ID != 9 || req.Level != LevelSafe || string(req.Data) != "hello" {
+	if err := ParseRequest(seeds[0], &req); err != nil || req.ID != 9 || req.Level != LevelSafe || string(req.Data) != "hello" {
 		t.Fatalf("plain multicast not parsed: %+v %v", req, err)
 	}
 	for i, b := range seeds[4:7] {
-		if parseRequest(b, &Request{}) == nil {
+		if ParseRequest(b, &Request{}) == nil {
 			t.Errorf("seed %d (out of range, negative, nil or bin for str) accepted by parseRequest", i+4)
 		}
 	}
@@ -162,10 +162,10 @@ func BenchmarkMessageFrame(b *testing.B) {
 		b.ReportAllocs()
 		var buf []byte
 		for b.Loop() {
-			buf = appendMessage(buf[:0], "bench", s, LevelAgreed, data)
+			buf = AppendMessage(buf[:0], "bench", s, LevelAgreed, data)
 		}
 	})
-	frame := appendMessage(nil, "bench", s, LevelAgreed, data)[HeaderSize:]
+	frame := AppendMessage(nil, "bench", s, LevelAgreed, data)[HeaderSize:]
 	b.Run("decode/reflective", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

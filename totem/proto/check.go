@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"encoding/binary"

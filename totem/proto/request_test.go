@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"bytes"
@@ -65,7 +65,7 @@ func TestParseRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var req Request
-			err := parseRequest(tt.body, &req)
+			err := ParseRequest(tt.body, &req)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
@@ -73,8 +73,8 @@ func TestParseRequest(t *testing.T) {
 				return
 			case err == nil:
 				t.Fatalf("accepted %+v, want an error with %q", req, tt.want)
-			case !strings.Contains(err.msg, tt.want) || err.id != tt.id:
-				t.Fatalf("error id %d %q, want id %d and %q", err.id, err.msg, tt.id, tt.want)
+			case !strings.Contains(err.Msg, tt.want) || err.ID != tt.id:
+				t.Fatalf("error id %d %q, want id %d and %q", err.ID, err.Msg, tt.id, tt.want)
 			}
 		})
 	}
@@ -83,7 +83,7 @@ func TestParseRequest(t *testing.T) {
 func TestParseRequestCopies(t *testing.T) {
 	body := pack(t, map[string]any{"type": "multicast", "id": 1, "group": "grp", "name": "n", "data": []byte("data")})
 	var req Request
-	if err := parseRequest(body, &req); err != nil {
+	if err := ParseRequest(body, &req); err != nil {
 		t.Fatal(err)
 	}
 	clear(body)
@@ -97,6 +97,6 @@ func BenchmarkParseRequest(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		var req Request
-		parseRequest(body, &req)
+		ParseRequest(body, &req)
 	}
 }

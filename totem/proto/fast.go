@@ -1,4 +1,4 @@
-package ipc
+package proto
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 // reflective way. The server reads every request with parseRequest (request.go).
 
 // appendOK appends the frame {"type":"ok","id":id}, as AppendFrame would.
-func appendOK(dst []byte, id uint32) []byte {
+func AppendOK(dst []byte, id uint32) []byte {
 	start := len(dst)
 	b := append(dst, 0, 0, 0, 0)
 	b = msgp.AppendMapHeader(b, 2)
@@ -61,7 +61,7 @@ func AppendMulticast(dst []byte, id uint32, group, level string, data []byte) []
 
 // appendMessage appends a message event frame, as AppendFrame of the ServerFrame would:
 // type, group, sender, level and data (left out when empty).
-func appendMessage(dst []byte, group string, sender Member, level string, data []byte) []byte {
+func AppendMessage(dst []byte, group string, sender Member, level string, data []byte) []byte {
 	start := len(dst)
 	b := append(dst, 0, 0, 0, 0)
 	n := 4
