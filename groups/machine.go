@@ -271,14 +271,21 @@ func (m *Machine) ConfigChange(c *membership.Configuration) error {
 	return errors.Join(append(errs, err)...)
 }
 
-// announcement is this node's local members as payloads: the first thing it sends on a
-// new ring, how the group tables of merging sides learn each other's members.
+// announcement is this node's members as payloads: the first thing it sends on a new
+// ring, how the group tables of merging sides learn each other's members.
+//
+// It announces the members the group table has for this node: the joins and leaves
+// delivered so far, not those still on their way. A join or leave not yet delivered
+// back is packed again and applied after the sync, as the join or leave it is; were it
+// announced, the session would appear by node-up (or vanish by disconnect) instead,
+// and its own view could overtake the reply to its request.
 func (m *Machine) announcement() ([][]byte, error) {
 	var entries []syncEntry
-	for _, h := range sortedKeys(m.sessions) {
-		s := m.sessions[h]
-		for _, g := range sortedKeys(s.groups) {
-			entries = append(entries, syncEntry{Group: g, Session: h, PID: s.pid, Name: s.name})
+	for _, g := range m.table.sortedGroups() {
+		ms := m.table.groups[g]
+		i, _ := slices.BinarySearchFunc(ms, Member{Node: m.cfg.Self}, cmpMember)
+		for ; i < len(ms) && ms[i].Node == m.cfg.Self; i++ {
+			entries = append(entries, syncEntry{Group: g, Session: ms[i].Session, PID: ms[i].PID, Name: ms[i].Name})
 		}
 	}
 	b, err := encodeRecord(&record{Kind: recSync, Sync: entries})

@@ -95,10 +95,10 @@ func TestMachineDeliversToLocalMembers(t *testing.T) {
 	}
 }
 
-// A regular configuration takes back what the ring has not sent, announces the local
-// members first and packs every record not yet delivered back again: the join queued
-// before the ring formed arrives once, after the announcement, which already made the
-// session a member (one view, node-up).
+// A regular configuration takes back what the ring has not sent, announces the members
+// delivered so far first and packs every record not yet delivered back again: the join
+// queued before the ring formed is not announced (it was not delivered), and arrives
+// once, after the announcement, as the join it is.
 func TestRegularConfigurationRepacksAndAnnounces(t *testing.T) {
 	m := newTestMachine(t, 1)
 	m.Open(1, 100, "a")
@@ -117,7 +117,7 @@ func TestRegularConfigurationRepacksAndAnnounces(t *testing.T) {
 	}
 	m.Deliver(1, rd.First[0])
 	got := describe(append(m.Ready().Deliveries, loop(m).Deliveries...))
-	if want := []string{"1:g:+a(node-up)"}; !slices.Equal(got, want) {
+	if want := []string{"1:g:+a(join)"}; !slices.Equal(got, want) {
 		t.Fatalf("deliveries %q, want %q", got, want)
 	}
 	if m.Pending() != 0 || len(m.unacked) != 0 {
