@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/totem-gcs/totem/totem/client"
-	"github.com/totem-gcs/totem/totem/ipc"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // jsonFlag is --json; a new one for each command, as urfave/cli flags keep state.
@@ -147,7 +147,7 @@ func statusOut(st client.Status) statusJSON {
 	out := statusJSON{NodeID: st.NodeID, State: st.State, RingID: st.Ring.String(), Members: st.Members,
 		RotationUS: st.Rotation.Microseconds(), Security: st.Security, AuthFailures: st.AuthFailures,
 		Replayed: st.Replayed, DuplicateID: st.DuplicateID,
-		Transport: st.Transport, Key: st.Security == ipc.SecurityAuthenticated, Nodes: []nodeJSON{}}
+		Transport: st.Transport, Key: st.Security == proto.SecurityAuthenticated, Nodes: []nodeJSON{}}
 	if out.Members == nil {
 		out.Members = []client.NodeID{}
 	}
@@ -205,9 +205,9 @@ func writeStatus(w io.Writer, st client.Status) error {
 			fmt.Fprintf(w, "transport\t%s\n", out.Transport)
 		}
 		switch out.Security {
-		case ipc.SecurityUnauthenticated:
+		case proto.SecurityUnauthenticated:
 			fmt.Fprintf(w, "key\tnone: unauthenticated (datagrams are only checksummed)\n")
-		case ipc.SecurityAuthenticated:
+		case proto.SecurityAuthenticated:
 			fmt.Fprintf(w, "key\tyes: authenticated (every datagram encrypted and authenticated)\n")
 		case "":
 		default:

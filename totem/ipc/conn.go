@@ -1,8 +1,6 @@
 package ipc
 
 import (
-	"github.com/totem-gcs/totem/totem/proto"
-
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 var errDeadline = os.ErrDeadlineExceeded

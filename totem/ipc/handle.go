@@ -1,8 +1,6 @@
 package ipc
 
 import (
-	"github.com/totem-gcs/totem/totem/proto"
-
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // decodeRequest decodes a frame body; what cannot be a request gets its error reply.

@@ -1,25 +1,18 @@
 package ipc
 
 import (
-	"github.com/totem-gcs/totem/totem/proto"
-
 	"slices"
 	"time"
 
 	"github.com/totem-gcs/totem/totem"
-)
-
-// Security values of the status reply.
-const (
-	SecurityAuthenticated   = "authenticated"
-	SecurityUnauthenticated = "unauthenticated"
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 func security(authenticated bool) string {
 	if authenticated {
-		return SecurityAuthenticated
+		return proto.SecurityAuthenticated
 	}
-	return SecurityUnauthenticated
+	return proto.SecurityUnauthenticated
 }
 
 // micros is d in microseconds, rounded up, so that a measured duration is never

@@ -1,8 +1,6 @@
 package ipc
 
 import (
-	"github.com/totem-gcs/totem/totem/proto"
-
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -14,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/totem-gcs/totem/totem/proto"
 )
 
 // A claim above bigClaim bytes has the allocations of its read measured; allocSlack is

@@ -2,6 +2,12 @@ package proto
 
 import "github.com/totem-gcs/totem/multicast/wire"
 
+// Security values of the status reply.
+const (
+	SecurityAuthenticated   = "authenticated"
+	SecurityUnauthenticated = "unauthenticated"
+)
+
 // Timers are the node's effective protocol timers in the status reply, in
 // microseconds. A timer that is off (0) is left out.
 type Timers struct {
