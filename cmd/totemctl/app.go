@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/totem-gcs/totem/cmd/internal/buildinfo"
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -54,37 +53,15 @@ func newApp() *cli.App {
 // noCommand runs when no known command was named.
 func noCommand(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("unknown command %q (see totemctl --help)", c.Args().First())
+		return cliutil.Usagef("unknown command %q (see totemctl --help)", c.Args().First())
 	}
 	cli.ShowAppHelp(c)
-	return usagef("a command is required")
+	return cliutil.Usagef("a command is required")
 }
 
 // usageError turns urfave/cli's flag parsing errors into exit status 2.
 func usageError(c *cli.Context, err error, _ bool) error {
-	return usagef("%s: %v (see --help)", c.Command.FullName(), err)
-}
-
-// usagef is a usage error: exit status 2.
-func usagef(format string, args ...any) error {
-	return cli.Exit(fmt.Sprintf(format, args...), 2)
-}
-
-// exitCode prints err, if any, as "totemctl: ..." and returns the exit status it calls
-// for: 0, 1, or the code of a cli.ExitCoder (2 for usage errors).
-func exitCode(w io.Writer, err error) int {
-	if err == nil {
-		return 0
-	}
-	code := 1
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		code = ec.ExitCode()
-	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(w, "totemctl:", msg)
-	}
-	return code
+	return cliutil.Usagef("%s: %v (see --help)", c.Command.FullName(), err)
 }
 
 // dial connects to the daemon at --socket; the client's name, which other members see,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem"
 	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
@@ -32,7 +33,7 @@ func runAppTo(t *testing.T, out, errOut *syncBuffer, stdin string, args ...strin
 	defer cancel()
 	app := newApp()
 	app.Writer, app.ErrWriter, app.Reader = out, errOut, strings.NewReader(stdin)
-	return exitCode(errOut, app.RunContext(ctx, append([]string{"totemctl"}, args...)))
+	return cliutil.ExitCode(errOut, "totemctl", app.RunContext(ctx, append([]string{"totemctl"}, args...)))
 }
 
 func TestUsageErrors(t *testing.T) {

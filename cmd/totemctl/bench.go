@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -68,17 +69,17 @@ func benchFlags(c *cli.Context) (benchConfig, error) {
 	}
 	switch {
 	case cfg.group == "":
-		return cfg, usagef("bench: --group must not be empty")
+		return cfg, cliutil.Usagef("bench: --group must not be empty")
 	case cfg.size < benchHeader:
-		return cfg, usagef("bench: --size must be at least %d bytes", benchHeader)
+		return cfg, cliutil.Usagef("bench: --size must be at least %d bytes", benchHeader)
 	case cfg.count < 1 || cfg.count > benchMaxCount:
-		return cfg, usagef("bench: --count must be 1..%d", benchMaxCount)
+		return cfg, cliutil.Usagef("bench: --count must be 1..%d", benchMaxCount)
 	case cfg.window < 1 || cfg.window > benchMaxWindow:
-		return cfg, usagef("bench: --window must be 1..%d", benchMaxWindow)
+		return cfg, cliutil.Usagef("bench: --window must be 1..%d", benchMaxWindow)
 	case cfg.duration <= 0:
-		return cfg, usagef("bench: --duration must be positive")
+		return cfg, cliutil.Usagef("bench: --duration must be positive")
 	case c.NArg() > 0:
-		return cfg, usagef("bench takes no arguments, got %q", c.Args().Slice())
+		return cfg, cliutil.Usagef("bench takes no arguments, got %q", c.Args().Slice())
 	}
 	return cfg, nil
 }
@@ -94,7 +95,7 @@ func bench(c *cli.Context) error {
 	}
 	defer leave(cl, cfg.group)
 	if limit := cl.Info().MaxMessage; cfg.size > limit {
-		return usagef("bench: --size %d is above the daemon's largest message (%d bytes)", cfg.size, limit)
+		return cliutil.Usagef("bench: --size %d is above the daemon's largest message (%d bytes)", cfg.size, limit)
 	}
 	ctx, cancel := context.WithTimeout(c.Context, dialTimeout+cfg.duration+benchDrain)
 	defer cancel()

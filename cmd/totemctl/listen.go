@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -40,13 +41,13 @@ func listen(c *cli.Context) error {
 	group, count, timeout := c.String("group"), c.Int("count"), c.Duration("timeout")
 	switch {
 	case group == "":
-		return usagef("listen: --group is required")
+		return cliutil.Usagef("listen: --group is required")
 	case c.IsSet("count") && count <= 0:
-		return usagef("listen: --count must be at least 1")
+		return cliutil.Usagef("listen: --count must be at least 1")
 	case timeout < 0:
-		return usagef("listen: --timeout must not be negative")
+		return cliutil.Usagef("listen: --timeout must not be negative")
 	case c.NArg() > 0:
-		return usagef("listen takes no arguments, got %q", c.Args().Slice())
+		return cliutil.Usagef("listen takes no arguments, got %q", c.Args().Slice())
 	}
 	ctx, cancel := withTimeout(c.Context, timeout)
 	defer cancel()

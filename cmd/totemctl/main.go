@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/totem-gcs/totem/internal/cliutil"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newApp().RunContext(ctx, os.Args)
 	stop()
-	os.Exit(exitCode(os.Stderr, err))
+	os.Exit(cliutil.ExitCode(os.Stderr, "totemctl", err))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -34,7 +35,7 @@ func sendCommand() *cli.Command {
 func send(c *cli.Context) error {
 	group := c.String("group")
 	if group == "" {
-		return usagef("send: --group is required")
+		return cliutil.Usagef("send: --group is required")
 	}
 	ctx, cancel := withTimeout(c.Context, c.Duration("timeout"))
 	defer cancel()

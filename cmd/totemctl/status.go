@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/proto"
 )
@@ -80,7 +81,7 @@ func membersCommand() *cli.Command {
 func withClient(query func(context.Context, *cli.Context, *client.Client) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if c.NArg() > 0 {
-			return usagef("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
+			return cliutil.Usagef("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
 		}
 		cl, err := dial(c)
 		if err != nil {

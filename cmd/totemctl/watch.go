@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -34,14 +35,14 @@ func watchCommand() *cli.Command {
 
 func watch(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("watch takes no arguments, got %q", c.Args().Slice())
+		return cliutil.Usagef("watch takes no arguments, got %q", c.Args().Slice())
 	}
 	interval, count := c.Duration("interval"), c.Int("count")
 	switch {
 	case interval <= 0:
-		return usagef("watch: --interval must be positive, got %s", interval)
+		return cliutil.Usagef("watch: --interval must be positive, got %s", interval)
 	case count < 0:
-		return usagef("watch: --count must not be negative, got %d", count)
+		return cliutil.Usagef("watch: --count must not be negative, got %d", count)
 	}
 	cl, err := dial(c)
 	if err != nil {

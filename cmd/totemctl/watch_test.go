@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/ipc/ipctest"
 )
 
@@ -17,7 +18,7 @@ func startWatch(t *testing.T, ctx context.Context, d *ipctest.Daemon, out, errOu
 	go func() {
 		app := newApp()
 		app.Writer, app.ErrWriter = out, errOut
-		done <- exitCode(errOut, app.RunContext(ctx, []string{"totemctl", "--socket", d.Socket, "watch", "--interval", "10ms"}))
+		done <- cliutil.ExitCode(errOut, "totemctl", app.RunContext(ctx, []string{"totemctl", "--socket", d.Socket, "watch", "--interval", "10ms"}))
 	}()
 	return done
 }

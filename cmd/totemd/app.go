@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/totem-gcs/totem/cmd/internal/buildinfo"
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
@@ -37,7 +38,7 @@ func newApp() *cli.App {
 		Action:       run,
 		Version:      buildinfo.Version(),
 		OnUsageError: usageError,
-		// main reports errors and picks the exit status (exitCode); the app itself
+		// main reports errors and picks the exit status (cliutil.ExitCode); the app itself
 		// never exits the process, so tests can run it.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{{
@@ -97,7 +98,7 @@ func daemonFlags() []cli.Flag {
 
 func printVersion(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("version takes no arguments, got %q", c.Args().First())
+		return cliutil.Usagef("version takes no arguments, got %q", c.Args().First())
 	}
 	fmt.Fprintln(c.App.Writer, "totemd", c.App.Version)
 	return nil
@@ -121,7 +122,7 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	if m := badFlagValue.FindStringSubmatch(msg); m != nil && isDurationFlag(m[1]) {
 		msg += " (a duration needs a unit: 3s, 500ms)"
 	}
-	return usagef("%s (see totemd --help)", msg)
+	return cliutil.Usagef("%s (see totemd --help)", msg)
 }
 
 // badFlagValue matches the flag package's refusal of a flag's value.
@@ -136,28 +137,23 @@ func isDurationFlag(name string) bool {
 	return false
 }
 
-// usagef is a usage error: the message on standard error and exit status 2.
-func usagef(format string, args ...any) error {
-	return cli.Exit("totemd: "+fmt.Sprintf(format, args...), 2)
-}
-
 // checkConfig validates a config file as "totemd --config FILE" would, with the flags
 // given before the command on top, and prints the settings that result; it opens
 // nothing.
 func checkConfig(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usagef("usage: totemd [flags] check-config FILE")
+		return cliutil.Usagef("usage: totemd [flags] check-config FILE")
 	}
 	path := c.Args().First()
 	if _, err := os.Stat(path); err != nil {
-		return cli.Exit(fmt.Sprintf("totemd: config: %v", err), 2)
+		return cliutil.Usagef("config: %v", err)
 	}
 	if err := c.Set("config", path); err != nil {
 		return err
 	}
 	s, err := load(c)
 	if err != nil {
-		return cli.Exit("totemd: "+err.Error(), 2)
+		return cliutil.Usagef("%v", err)
 	}
 	w := c.App.Writer
 	fmt.Fprintf(w, "%s: ok\n", path)
@@ -206,7 +202,7 @@ func startCPUProfile(path string) (stop func(), err error) {
 func keygen(c *cli.Context) error {
 	path := c.Args().First()
 	if path == "" {
-		return usagef("usage: totemd keygen PATH")
+		return cliutil.Usagef("usage: totemd keygen PATH")
 	}
 	// Missing directories are created for the owner only; existing ones are left as
 	// they are (an operator's /etc/totem keeps its mode).
@@ -403,20 +399,20 @@ func logger(level, format string, w io.Writer) (*slog.Logger, error) {
 
 func run(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("unexpected argument %q: the commands are keygen, check-config and version", c.Args().First())
+		return cliutil.Usagef("unexpected argument %q: the commands are keygen, check-config and version", c.Args().First())
 	}
 	s, err := load(c)
 	if err != nil {
-		return cli.Exit("totemd: "+err.Error(), 2)
+		return cliutil.Usagef("%v", err)
 	}
 	log, err := logger(s.logLevel, s.logFormat, os.Stderr)
 	if err != nil {
-		return cli.Exit("totemd: "+err.Error(), 2)
+		return cliutil.Usagef("%v", err)
 	}
 	if path := c.String("cpu-profile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
-			return cli.Exit("totemd: "+err.Error(), 2)
+			return cliutil.Usagef("%v", err)
 		}
 		defer stop()
 	}
@@ -431,7 +427,7 @@ func run(c *cli.Context) error {
 	var im multicast.Impairment
 	if spec := c.String("impair"); spec != "" {
 		if im, err = multicast.ParseImpairment(spec); err != nil {
-			return cli.Exit("totemd: --impair: "+err.Error(), 2)
+			return cliutil.Usagef("--impair: %v", err)
 		}
 	}
 	udp, err := transport(s, log)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -31,7 +32,7 @@ const (
 
 // run is the program: it returns the exit status.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
-	stderr = &lockedWriter{w: stderr}
+	stderr = &cliutil.LockedWriter{W: stderr}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if err != nil {
 		return 2
@@ -276,17 +277,4 @@ func (l *load) receive() {
 			}
 		}
 	}
-}
-
-// lockedWriter serializes writes: the receiving goroutine and run both report on
-// stderr.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -46,8 +47,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func runEnv(ctx context.Context, args []string, e *env) int {
-	e.stderr = &lockedWriter{w: e.stderr}
-	return exitCode(e.stderr, newApp(e).RunContext(ctx, args))
+	e.stderr = &cliutil.LockedWriter{W: e.stderr}
+	return cliutil.ExitCode(e.stderr, "chat", newApp(e).RunContext(ctx, args))
 }
 
 func newApp(e *env) *cli.App {
@@ -110,44 +111,24 @@ func parseOptions(c *cli.Context) (options, error) {
 	}
 	switch {
 	case c.NArg() > 0:
-		return o, usagef("chat takes no arguments, got %q (messages come from standard input)", c.Args().Slice())
+		return o, cliutil.Usagef("chat takes no arguments, got %q (messages come from standard input)", c.Args().Slice())
 	case o.nick == "":
-		return o, usagef("--nick is required ($USER is not set)")
+		return o, cliutil.Usagef("--nick is required ($USER is not set)")
 	case len(o.nick) > maxNameLen:
-		return o, usagef("--nick is longer than %d bytes", maxNameLen)
+		return o, cliutil.Usagef("--nick is longer than %d bytes", maxNameLen)
 	case o.room == "" || len(o.room) > maxNameLen:
-		return o, usagef("--room must be 1 to %d bytes", maxNameLen)
+		return o, cliutil.Usagef("--room must be 1 to %d bytes", maxNameLen)
 	case o.history < 0 || o.history > maxHistoryLines:
-		return o, usagef("--history must be 0 to %d", maxHistoryLines)
+		return o, cliutil.Usagef("--history must be 0 to %d", maxHistoryLines)
 	case o.syncTimeout <= 0:
-		return o, usagef("--sync-timeout must be positive")
+		return o, cliutil.Usagef("--sync-timeout must be positive")
 	}
 	return o, nil
 }
 
 // usageError turns urfave/cli's flag parsing errors into exit status 2.
 func usageError(c *cli.Context, err error, _ bool) error {
-	return usagef("%v (see --help)", err)
-}
-
-func usagef(format string, args ...any) error {
-	return cli.Exit(fmt.Sprintf(format, args...), 2)
-}
-
-// exitCode prints err, if any, as "chat: ..." and returns the exit status it calls for.
-func exitCode(w io.Writer, err error) int {
-	if err == nil {
-		return 0
-	}
-	code := 1
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		code = ec.ExitCode()
-	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(w, "chat:", msg)
-	}
-	return code
+	return cliutil.Usagef("%v (see --help)", err)
 }
 
 // chat is the program: connect, join, then print the room's events and send the input's
@@ -519,16 +500,4 @@ func (s *sender) loop() {
 			s.warn("sending to the room: %v", err)
 		}
 	}
-}
-
-// lockedWriter serializes writes: the loop and the input reader both report errors.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

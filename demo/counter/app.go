@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/rsm"
 	"github.com/totem-gcs/totem/totem/client"
 )
@@ -22,19 +23,7 @@ const dialTimeout = 5 * time.Second
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp()
 	app.Reader, app.Writer, app.ErrWriter = stdin, stdout, stderr
-	err := app.RunContext(ctx, args)
-	if err == nil {
-		return 0
-	}
-	code := 1
-	var ec cli.ExitCoder
-	if errors.As(err, &ec) {
-		code = ec.ExitCode()
-	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintln(stderr, "counter:", msg)
-	}
-	return code
+	return cliutil.ExitCode(stderr, "counter", app.RunContext(ctx, args))
 }
 
 func newApp() *cli.App {
@@ -65,21 +54,19 @@ func newApp() *cli.App {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("unknown command %q (see counter --help)", c.Args().First())
+				return cliutil.Usagef("unknown command %q (see counter --help)", c.Args().First())
 			}
 			cli.ShowAppHelp(c)
-			return usagef("a command is required")
+			return cliutil.Usagef("a command is required")
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
-			return usagef("%v (see --help)", err)
+			return cliutil.Usagef("%v (see --help)", err)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run reports, once
 		HideVersion:    true,
 	}
 	return app
 }
-
-func usagef(format string, args ...any) error { return cli.Exit(fmt.Sprintf(format, args...), 2) }
 
 func dial(c *cli.Context, name string) (*client.Client, error) {
 	ctx, cancel := context.WithTimeout(c.Context, dialTimeout)
@@ -165,7 +152,7 @@ func opCommand(name, args, usage string) *cli.Command {
 			}
 			o, err := parseOp(append([]string{name}, c.Args().Slice()...))
 			if err != nil {
-				return usagef("%v", err)
+				return cliutil.Usagef("%v", err)
 			}
 			cl, err := dial(c, "counter "+name)
 			if err != nil {

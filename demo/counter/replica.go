@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/rsm"
 )
 
@@ -38,15 +39,15 @@ func replicaCommand() *cli.Command {
 
 func runReplica(c *cli.Context) error {
 	if c.NArg() > 0 {
-		return usagef("replica takes no arguments")
+		return cliutil.Usagef("replica takes no arguments")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return usagef("--log-level: %v", err)
+		return cliutil.Usagef("--log-level: %v", err)
 	}
 	n := c.Int("replicas")
 	if n < 1 {
-		return usagef("--replicas must be at least 1")
+		return cliutil.Usagef("--replicas must be at least 1")
 	}
 	group := c.String("group")
 	ctx, cancel := context.WithCancel(c.Context)
@@ -79,7 +80,7 @@ func runReplica(c *cli.Context) error {
 		return err
 	}
 
-	out := &lockedWriter{w: c.App.Writer}
+	out := &cliutil.LockedWriter{W: c.App.Writer} // the display and the command loop print lines
 	var wg sync.WaitGroup
 	var runErr, serveErr error
 	wg.Go(func() {
@@ -100,13 +101,13 @@ func runReplica(c *cli.Context) error {
 }
 
 // show prints the status line whenever it changes, until ctx ends.
-func show(ctx context.Context, r *rsm.Replica, sm *counter, n int, out *lockedWriter) {
+func show(ctx context.Context, r *rsm.Replica, sm *counter, n int, out *cliutil.LockedWriter) {
 	tick := time.NewTicker(statusPoll)
 	defer tick.Stop()
 	last := ""
 	for {
 		if line := statusLine(r.Status(), sm.value.Load(), n); line != last {
-			out.println(line)
+			fmt.Fprintln(out, line)
 			last = line
 		}
 		select {
@@ -148,7 +149,7 @@ func statusLine(st rsm.Status, value int64, n int) string {
 
 // commands runs the commands typed on in until ctx ends or "quit"; the end of input
 // only stops reading.
-func commands(ctx context.Context, quit context.CancelFunc, in io.Reader, r *rsm.Replica, out *lockedWriter) {
+func commands(ctx context.Context, quit context.CancelFunc, in io.Reader, r *rsm.Replica, out *cliutil.LockedWriter) {
 	lines := make(chan string)
 	go func() { // ends with in; a blocked read cannot be interrupted
 		defer close(lines)
@@ -186,22 +187,10 @@ func commands(ctx context.Context, quit context.CancelFunc, in io.Reader, r *rsm
 			var v string
 			v, err = o.do(ctx, r)
 			if err == nil {
-				out.println("= " + v)
+				fmt.Fprintln(out, "= "+v)
 				continue
 			}
 		}
-		out.println("error: " + err.Error())
+		fmt.Fprintln(out, "error: "+err.Error())
 	}
-}
-
-// lockedWriter serializes lines from the display and the command loop.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) println(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintln(l.w, s)
 }

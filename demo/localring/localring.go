@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/totem-gcs/totem/internal/cliutil"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -145,7 +146,7 @@ type Ring struct {
 
 	opts Options    // with the defaults filled in
 	mu   sync.Mutex // guards every Node's proc
-	out  *lockedWriter
+	out  *cliutil.LockedWriter
 }
 
 // Node is one daemon of a Ring: its identity, which outlives its processes.
@@ -204,7 +205,7 @@ func New(o Options) (*Ring, error) {
 	}
 	r := &Ring{opts: o}
 	if o.Stdout != nil {
-		r.out = &lockedWriter{w: o.Stdout}
+		r.out = &cliutil.LockedWriter{W: o.Stdout}
 	}
 	for i := range o.Nodes {
 		id := i + 1
@@ -536,24 +537,11 @@ func (r *Ring) Check() error {
 	return errors.Join(errs...)
 }
 
-// lockedWriter serialises the writes of several daemons' lineWriters.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) write(prefix string, line []byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	// One write per line, so that a terminal or a test log gets it whole.
-	l.w.Write(append([]byte(prefix), line...))
-}
-
-// lineWriter passes one process's output to a lockedWriter a whole line at a time, so
+// lineWriter passes one process's output to a LockedWriter a whole line at a time, so
 // that the lines of several daemons interleave without mixing. Only the goroutine that
 // exec uses to copy the process's output calls Write; flush follows once it is done.
 type lineWriter struct {
-	out    *lockedWriter
+	out    *cliutil.LockedWriter
 	prefix string
 	buf    []byte // the start of a line whose end has not come yet
 }
@@ -569,7 +557,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.out.write(w.prefix, rest[:i+1])
+		w.write(rest[:i+1])
 		rest = rest[i+1:]
 	}
 	w.buf = append(w.buf[:0], rest...)
@@ -580,9 +568,15 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 }
 
 // flush writes what remains of an unterminated line.
+// write passes one whole line on, prefixed, in one Write, so that a terminal or a test
+// log gets it whole. Errors are ignored (see Options.Stdout).
+func (w *lineWriter) write(line []byte) {
+	w.out.Write(append([]byte(w.prefix), line...))
+}
+
 func (w *lineWriter) flush() {
 	if len(w.buf) > 0 {
-		w.out.write(w.prefix, append(w.buf, '\n'))
+		w.write(append(w.buf, '\n'))
 		w.buf = w.buf[:0]
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/totem-gcs/totem/internal/cliutil"
 )
 
 // ringTimeout bounds every wait for a ring to form or re-form.
@@ -234,7 +236,7 @@ func TestNewOptions(t *testing.T) {
 
 func TestLineWriter(t *testing.T) {
 	var out bytes.Buffer
-	lw := &lockedWriter{w: &out}
+	lw := &cliutil.LockedWriter{W: &out}
 	a := &lineWriter{out: lw, prefix: "a: "}
 	b := &lineWriter{out: lw, prefix: "b: "}
 	a.Write([]byte("one\ntw"))
