@@ -147,25 +147,11 @@ func (c *cluster) stopNode(id wire.NodeID) {
 // waitRing waits until the given nodes are operational on one ring of exactly them.
 func (c *cluster) waitRing(ctx context.Context, ids ...wire.NodeID) {
 	c.t.Helper()
-	for {
-		ok := true
-		var ring wire.RingID
-		for i, id := range ids {
-			st := c.node(id).Status()
-			if st.State.String() != "operational" || !slices.Equal(st.Members, ids) || (i > 0 && st.Ring != ring) {
-				ok = false
-			}
-			ring = st.Ring
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			c.t.Fatalf("no ring of %v: %v", ids, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+	nodes := make([]*totem.Node, len(ids))
+	for i, id := range ids {
+		nodes[i] = c.node(id)
 	}
+	totemtest.WaitRing(c.t, ctx, nodes...)
 }
 
 // cuts says which pairs of nodes cannot hear each other.

@@ -82,32 +82,14 @@ func (tn *testNode) stop(t *testing.T) {
 	}
 }
 
-// waitRing waits until every node is operational on one ring of want members.
-func waitRing(t *testing.T, ctx context.Context, nodes []*testNode, want int) {
+// waitRing waits until the nodes are operational on one ring of exactly them.
+func waitRing(t *testing.T, ctx context.Context, tns []*testNode) {
 	t.Helper()
-	for {
-		ok := true
-		var ring wire.RingID
-		for i, tn := range nodes {
-			st := tn.n.Status()
-			if st.State.String() != "operational" || len(st.Members) != want || (i > 0 && st.Ring != ring) {
-				ok = false
-			}
-			ring = st.Ring
-		}
-		if ok {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			for _, tn := range nodes {
-				st := tn.n.Status()
-				t.Logf("node %d: %v ring %v members %v", st.NodeID, st.State, st.Ring, st.Members)
-			}
-			t.Fatalf("no common ring of %d members: %v", want, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+	nodes := make([]*totem.Node, len(tns))
+	for i, tn := range tns {
+		nodes[i] = tn.n
 	}
+	totemtest.WaitRing(t, ctx, nodes...)
 }
 
 // nextView waits for a view of group on s with want members.
@@ -128,7 +110,7 @@ func TestThreeNodesDeliverOneOrder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	nodes := startCluster(t, 3, nil)
-	waitRing(t, ctx, nodes, 3)
+	waitRing(t, ctx, nodes)
 
 	var sessions []*totem.Session
 	for i, tn := range nodes {
@@ -190,7 +172,7 @@ func TestStoppedNodeLeavesGroupsWithReasonNodeDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	nodes := startCluster(t, 3, nil)
-	waitRing(t, ctx, nodes, 3)
+	waitRing(t, ctx, nodes)
 	var sessions []*totem.Session
 	for i, tn := range nodes {
 		s, err := tn.n.Open(ctx, uint32(i), "c")
@@ -218,7 +200,7 @@ func TestSessionErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	nodes := startCluster(t, 1, func(c *totem.Config) { c.MaxMessageSize = 1000 })
-	waitRing(t, ctx, nodes, 1)
+	waitRing(t, ctx, nodes)
 	s, err := nodes[0].n.Open(ctx, 1, "c")
 	if err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestPackingAndFragmentation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	nodes := startCluster(t, 2, nil)
-	waitRing(t, ctx, nodes, 2)
+	waitRing(t, ctx, nodes)
 
 	var sizes []int
 	for range 2000 {

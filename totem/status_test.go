@@ -45,7 +45,7 @@ func TestStatusCountersSurviveARingChange(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	nodes := startCluster(t, 3, nil)
-	waitRing(t, ctx, nodes, 3)
+	waitRing(t, ctx, nodes)
 	s, err := nodes[0].n.Open(ctx, 1, "c")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestStatusCountersSurviveARingChange(t *testing.T) {
 	}
 
 	nodes[2].stop(t)
-	waitRing(t, ctx, nodes[:2], 2)
+	waitRing(t, ctx, nodes[:2])
 	after := nodes[0].n.Status()
 	if after.Ring == before.Ring {
 		t.Fatal("no new ring")
@@ -101,7 +101,7 @@ func TestStatusNodesTransportTimers(t *testing.T) {
 	nodes := startCluster(t, 2, func(c *totem.Config) {
 		c.Nodes = map[wire.NodeID]netip.AddrPort{3: absent}
 	})
-	waitRing(t, ctx, nodes, 2)
+	waitRing(t, ctx, nodes)
 	st := nodes[0].n.Status()
 	if len(st.Nodes) != 3 {
 		t.Fatalf("nodes %+v, want 1, 2 and 3", st.Nodes)
