@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/crc32"
 	"io/fs"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/totem-gcs/totem/internal/fuzzseed"
 )
 
 // sealPattern returns n bytes of a recognisable, non-constant pattern.
@@ -521,8 +522,6 @@ func FuzzOpen(f *testing.F) {
 	})
 }
 
-var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite the checked-in seed corpus under testdata/fuzz/FuzzOpen")
-
 // Every seed in the checked-in corpus is what fuzzOpenSeeds generates now, and opens (or
 // not) as its name says. Rewrite them with
 //
@@ -542,25 +541,7 @@ func TestOpenSeedCorpus(t *testing.T) {
 			t.Errorf("seed %s opens", s.name)
 		}
 
-		path := filepath.Join(dir, s.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.datagram)
-		if *writeFuzzSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("seed %s: %v (rewrite with -write-fuzz-seeds)", s.name, err)
-			continue
-		}
-		if string(got) != want {
-			t.Errorf("seed %s is stale (rewrite with -write-fuzz-seeds)", s.name)
-		}
+		fuzzseed.Check(t, dir, s.name, s.datagram)
 	}
 }
 

@@ -2,18 +2,14 @@ package wire_test
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/totem-gcs/totem/internal/fuzzseed"
 	"github.com/totem-gcs/totem/multicast/wire"
 )
-
-var writeFuzzSeeds = flag.Bool("write-fuzz-seeds", false, "rewrite the checked-in seed corpus under testdata/fuzz/FuzzDecode")
 
 // seed is a named fuzz input; names starting "valid-" decode, the others do not.
 type seed struct {
@@ -110,24 +106,6 @@ func TestFuzzDecodeSeedCorpus(t *testing.T) {
 		if valid := strings.HasPrefix(s.name, "valid-"); valid != (err == nil) {
 			t.Errorf("seed %s: Decode error %v, want success %v", s.name, err, valid)
 		}
-		path := filepath.Join(dir, s.name)
-		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.b)
-		if *writeFuzzSeeds {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Errorf("seed %s: %v (rewrite with -write-fuzz-seeds)", s.name, err)
-			continue
-		}
-		if string(got) != want {
-			t.Errorf("seed %s is stale (rewrite with -write-fuzz-seeds)", s.name)
-		}
+		fuzzseed.Check(t, dir, s.name, s.b)
 	}
 }
