@@ -309,14 +309,20 @@ func (m *Machine) announcement() ([][]byte, error) {
 	}
 }
 
-// dispatch routes group events to the local sessions that are members (and, for a view,
-// to those it removes), each session in handle order.
+// dispatch routes group events to the local sessions that were members when the event
+// happened (and, for a view, to those it removes), each session in handle order. Not the
+// table's members now: the end of a sync barrier applies many held records at once, and
+// a session that joined or left among them must get exactly the events of its time in
+// the group.
 func (m *Machine) dispatch(evs []groupEvent) {
 	self := m.cfg.Self
 	for _, ge := range evs {
 		ev := Event{Group: ge.group, View: ge.view, Sender: ge.sender, Safe: ge.safe, Data: ge.data}
-		// The group's members are sorted by node, then session: ours are one run.
-		ms := m.table.groups[ge.group]
+		// The members are sorted by node, then session: ours are one run.
+		ms := ge.members
+		if ge.view != nil {
+			ms = ge.view.Members
+		}
 		i, _ := slices.BinarySearchFunc(ms, Member{Node: self}, cmpMember)
 		for ; i < len(ms) && ms[i].Node == self; i++ {
 			m.deliverTo(ms[i].Session, ev)

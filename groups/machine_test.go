@@ -185,3 +185,65 @@ func (p *packer1) payload(t *testing.T, rec []byte) []byte {
 	}
 	return pl
 }
+
+// The end of a sync barrier applies every held record at once: each event goes to the
+// members of the group as of that event, not as of the last held record. Here a local
+// session joins, is sent a message and leaves, all held by the barrier: it must see its
+// join, the message and its leave, and the other member the same (found by the group
+// simulation, seed 1 of TestGroupSimulation).
+func TestBarrierRoutesHeldEventsToTheirMembers(t *testing.T) {
+	m := newTestMachine(t, 1)
+	m.Open(1, 100, "a")
+	m.Join(1, "g")
+	loop(m)
+	if err := m.ConfigChange(regular(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	rd := m.Ready()
+	for _, p := range rd.First {
+		m.Deliver(1, p) // our announcement; the barrier waits for node 2's
+	}
+	m.Open(2, 200, "b")
+	m.Join(2, "g")
+	m.Multicast(1, "g", []byte("hi"), false)
+	m.Leave(2, "g")
+	loop(m) // held
+	b, err := encodeRecord(&record{Kind: recSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Deliver(2, (&packer1{m: m}).payload(t, b))
+	got := describe(m.Ready().Deliveries)
+	want := []string{
+		"1:g:+b(join)", "2:g:+b(join)",
+		"1:g:hi", "2:g:hi",
+		"1:g:-b(leave)", "2:g:-b(leave)",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("deliveries\n got %q\nwant %q", got, want)
+	}
+}
+
+// A transitional configuration may deliver messages of a node that left after its
+// members were dropped (EVS delivers them there): a join among them must not bring back
+// a member of a node no longer in the configuration, where nothing would remove it
+// (found by the group simulation, seed 4 of TestGroupSimulation).
+func TestTransitionalIgnoresDepartedNodesRecords(t *testing.T) {
+	m := newTestMachine(t, 1)
+	m.Open(1, 100, "a")
+	m.Join(1, "g")
+	loop(m)
+	m.ConfigChange(&membership.Configuration{Transitional: true, Members: []wire.NodeID{1}, Left: []wire.NodeID{2}})
+	m.Ready()
+	b, err := encodeRecord(&record{Kind: recJoin, Group: "g", Session: 9, Name: "ghost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Deliver(2, (&packer1{m: m}).payload(t, b))
+	if got := describe(m.Ready().Deliveries); len(got) != 0 {
+		t.Fatalf("deliveries %q after a departed node's join, want none", got)
+	}
+	if table, _ := m.Groups(); len(table["g"]) != 1 {
+		t.Fatalf("members %v, want only the local one", table["g"])
+	}
+}

@@ -14,6 +14,10 @@ type groupEvent struct {
 	sender Member
 	safe   bool
 	data   []byte
+	// members: a message's recipients, the group's members when it was applied (a view's
+	// are its Members and Left). The table never modifies a members slice in place (see
+	// change), so this is the table's own, unchanged by later records.
+	members []Member
 }
 
 // groupTable is the replicated state of every group: identical on every node of a
@@ -23,6 +27,12 @@ type groupTable struct {
 	groups  map[string][]Member // sorted members
 	version uint64              // counts changes, so that readers copy only new states
 	round   *syncRound          // between a regular configuration and its last sync record
+	// nodes is the current configuration's members (nil before the first): a record from
+	// any other node is ignored. A transitional configuration may still deliver messages
+	// of the nodes that left (EVS), after their members were dropped: a join or an
+	// announcement among them would bring back members of a node no longer here, and
+	// nothing would remove them (each later announcement replaces only its own node's).
+	nodes []wire.NodeID
 }
 
 // syncRound is the barrier after a regular configuration. Every member announces its
@@ -48,6 +58,7 @@ type heldRecord struct {
 func (t *groupTable) beginSync(members []wire.NodeID) []groupEvent {
 	out := t.endSync()
 	t.round = &syncRound{waiting: slices.Clone(members), entries: make(map[wire.NodeID][]syncEntry)}
+	t.nodes = slices.Clone(members)
 	return out
 }
 
@@ -77,6 +88,9 @@ func (t *groupTable) find(group string, k memberKey) (int, bool) {
 
 // apply handles one record from node origin.
 func (t *groupTable) apply(origin wire.NodeID, r *record) []groupEvent {
+	if t.nodes != nil && !slices.Contains(t.nodes, origin) {
+		return nil // a node that left: see nodes
+	}
 	if t.round != nil {
 		if i := slices.Index(t.round.waiting, origin); i >= 0 && r.Kind == recSync {
 			t.round.entries[origin] = r.Sync
@@ -103,7 +117,8 @@ func (t *groupTable) apply(origin wire.NodeID, r *record) []groupEvent {
 		if !ok {
 			return nil // not a member (left, or never joined): dropped everywhere alike
 		}
-		return []groupEvent{{group: r.Group, sender: t.groups[r.Group][i], safe: r.Safe, data: r.Data}}
+		ms := t.groups[r.Group]
+		return []groupEvent{{group: r.Group, sender: ms[i], safe: r.Safe, data: r.Data, members: ms}}
 	case recSync:
 		return t.syncAll(map[wire.NodeID][]syncEntry{origin: r.Sync})
 	}
@@ -111,8 +126,11 @@ func (t *groupTable) apply(origin wire.NodeID, r *record) []groupEvent {
 }
 
 // change adds and removes members of one group and returns the view, if anything changed.
+// It works on a copy: a members slice, once in the table, is never modified, so that
+// events already produced keep the recipients they had (several records are applied
+// before their events are routed at the end of a sync barrier).
 func (t *groupTable) change(group string, joined, left []Change) []groupEvent {
-	ms := t.groups[group]
+	ms := slices.Clone(t.groups[group])
 	var v View
 	for _, c := range left {
 		if i, ok := slices.BinarySearchFunc(ms, c.Member, cmpMember); ok {
@@ -152,6 +170,7 @@ func (t *groupTable) sortedGroups() []string {
 
 // dropNodes removes every member of a node not in keep (a transitional configuration).
 func (t *groupTable) dropNodes(keep []wire.NodeID) []groupEvent {
+	t.nodes = slices.Clone(keep)
 	var out []groupEvent
 	for _, g := range t.sortedGroups() {
 		var left []Change

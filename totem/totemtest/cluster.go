@@ -226,9 +226,12 @@ type Cluster struct {
 	// faultsOver: the fault phase has ended; liveness is being checked.
 	faultsOver bool
 	timeline   []string
+	// gs, when set, runs the group layer and its workload on every processor
+	// (groupsim.go) instead of the plain message workload.
+	gs *groupSim
 }
 
-func newCluster(seed uint64, p ClusterParams) (*Cluster, error) {
+func newCluster(seed uint64, p ClusterParams, gs *groupSim) (*Cluster, error) {
 	if p.Config == nil {
 		p.Config = ClusterSimConfig
 	}
@@ -240,6 +243,7 @@ func newCluster(seed uint64, p ClusterParams) (*Cluster, error) {
 		net:     simnet.New(seed, simnet.Config{Link: p.Link}),
 		rng:     rand.New(rand.NewPCG(seed, 0x776f726b)),
 		cluster: wire.ClusterHash(clusterName),
+		gs:      gs,
 	}
 	for i := 1; i <= p.Nodes; i++ {
 		n := &cnode{id: wire.NodeID(i)}
@@ -272,6 +276,11 @@ func (c *Cluster) start(n *cnode) error {
 	n.m, n.up, n.conf = m, true, wire.RingID{}
 	n.log = append(n.log, Event{Kind: EventStart, At: c.now})
 	n.nextSend = c.now + c.interval()
+	if c.gs != nil {
+		if err := c.gs.start(c, n); err != nil {
+			return err
+		}
+	}
 	c.flush(n)
 	return nil
 }
@@ -280,13 +289,16 @@ func (c *Cluster) interval() time.Duration {
 	return time.Duration(c.rng.ExpFloat64() * float64(c.p.Rate))
 }
 
+// msgIDLen is the length of a payload that carries a MsgID (payloadOf).
+const msgIDLen = 12
+
 func payloadOf(id MsgID) []byte {
 	b := binary.BigEndian.AppendUint32(nil, uint32(id.Origin))
 	return binary.BigEndian.AppendUint64(b, id.Counter)
 }
 
 func msgIDOf(b []byte) (MsgID, bool) {
-	if len(b) != 12 {
+	if len(b) != msgIDLen {
 		return MsgID{}, false
 	}
 	return MsgID{Origin: wire.NodeID(binary.BigEndian.Uint32(b)), Counter: binary.BigEndian.Uint64(b[4:])}, true
@@ -294,6 +306,10 @@ func msgIDOf(b []byte) (MsgID, bool) {
 
 // flush acts on a processor's outputs: persist, send, log deliveries.
 func (c *Cluster) flush(n *cnode) {
+	if c.gs != nil {
+		c.gs.flush(c, n)
+		return
+	}
 	rd := n.m.Ready()
 	if rd.RingSeq != 0 {
 		n.stored = rd.RingSeq
@@ -372,7 +388,11 @@ func (c *Cluster) record(n *cnode, ev membership.Event) {
 		c.note("node %d delivers %s configuration %v %v", n.id, kind, cf.Ring, cf.Members)
 		return
 	}
-	id, ok := msgIDOf(ev.Msg.Payload)
+	b := ev.Msg.Payload
+	if c.gs != nil && len(b) >= msgIDLen {
+		b = b[:msgIDLen] // the group payload follows the id (groupsim.go)
+	}
+	id, ok := msgIDOf(b)
 	if !ok {
 		c.fail("node %d delivered a message with a foreign payload %x", n.id, ev.Msg.Payload)
 		return
@@ -410,6 +430,10 @@ func (c *Cluster) submit(n *cnode) {
 	if !n.up || c.now < n.nextSend {
 		return
 	}
+	if c.gs != nil {
+		c.gs.workload(c, n)
+		return
+	}
 	id := MsgID{Origin: n.id, Counter: n.counter}
 	g := wire.Agreed
 	if c.rng.Float64() < c.p.Safe {
@@ -439,6 +463,9 @@ func (c *Cluster) act(a Action) {
 			n.up = false
 			n.log = append(n.log, Event{Kind: EventCrash, At: c.now})
 			c.net.Crash(n.id)
+			if c.gs != nil {
+				c.gs.crash(c, n)
+			}
 		}
 	case ActLeave:
 		// The processor announces its leave, then stops. For the checker a processor that
@@ -450,6 +477,9 @@ func (c *Cluster) act(a Action) {
 			n.up = false
 			n.log = append(n.log, Event{Kind: EventCrash, At: c.now})
 			c.net.Crash(n.id)
+			if c.gs != nil {
+				c.gs.crash(c, n)
+			}
 		}
 	case ActRestart:
 		c.restart(c.node(a.Node))
@@ -544,6 +574,9 @@ func (c *Cluster) settled() bool {
 		if st.State != membership.Operational || len(st.Members) != len(c.nodes) || n.conf != ref.conf || st.Queued != 0 {
 			return false
 		}
+	}
+	if c.gs != nil && !c.gs.settled(c) {
+		return false
 	}
 	return c.owedDelivered()
 }
@@ -669,13 +702,18 @@ func (r ClusterResult) Report(tail int) string {
 
 // RunCluster runs one seed of the cluster simulation and checks its history.
 func RunCluster(seed uint64, p ClusterParams) ClusterResult {
-	c, err := newCluster(seed, p)
+	c, err := newCluster(seed, p, nil)
 	if err != nil {
 		return ClusterResult{Seed: seed, Params: p, Err: err}
 	}
 	c.run()
+	return c.result()
+}
+
+// result collects a finished run's logs and checks them against EVS.
+func (c *Cluster) result() ClusterResult {
 	res := ClusterResult{
-		Seed: seed, Params: c.p, Err: c.err, VirtualTime: c.now,
+		Seed: c.seed, Params: c.p, Err: c.err, VirtualTime: c.now,
 		Settled: c.now - c.p.Faults, Timeline: c.timeline,
 		History: History{Logs: map[wire.NodeID][]Event{}},
 	}
