@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/totem-gcs/totem/rsm"
+	"github.com/totem-gcs/totem/totem/client"
 )
 
 // BenchmarkPropose measures one client's sequential commands on a three-node loopback
@@ -39,14 +40,14 @@ func BenchmarkPropose(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if ev.View == nil {
+				if _, ok := ev.(client.Message); ok {
 					return
 				}
 			}
 		}
 		payload := add("n", 1)
 		for b.Loop() {
-			if err := s.Multicast(ctx, "bench-raw", payload, true); err != nil {
+			if err := s.Multicast(ctx, "bench-raw", payload, client.Safe); err != nil {
 				b.Fatal(err)
 			}
 			awaitOwn()

@@ -69,9 +69,9 @@ type Event struct {
 	Data   []byte // owned by the receiver
 }
 
-// Channel is what a Replica needs from the group layer. SessionChannel (an embedded
-// node's session) and ClientChannel (a daemon's client over its Unix socket) implement
-// it; tests may fake it.
+// Channel is what a Replica needs from the group layer. GroupChannel implements it over
+// any client.Conn (a daemon's client over its Unix socket, or an embedded node's
+// session); tests may fake it.
 //
 // The channel must already be a member of the group when Run starts, and every member
 // of the group must be a replica of the same state machine: the replicas count the

@@ -45,7 +45,7 @@ func (c *cluster) startClientReplica(id int) *treplica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := rsm.JoinClient(ctx, cl, group)
+	ch, err := rsm.JoinGroup(ctx, cl, group)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,15 +3,16 @@
 // every replica applies the group's commands in the one agreed order; the replica that
 // took a command returns its result.
 //
-//	ch, _ := rsm.OpenSession(ctx, node, "counter", "counter")  // or rsm.JoinClient(ctx, c, "counter")
+//	ch, _ := rsm.JoinGroup(ctx, conn, "counter") // conn: a client.Client, or a node's Session
 //	r, _ := rsm.New(rsm.Config{Replicas: 3}, sm, ch)
 //	go r.Run(ctx)
 //	res, err := r.Propose(ctx, cmd)   // ErrNoQuorum, ErrNotReady, ctx errors
 //	val, err := r.Read(ctx, query)    // linearizable
 //
-// The application implements StateMachine (and optionally Querier); the Channel is an
-// embedded node's session (SessionChannel) or a daemon's client (ClientChannel). Clients
-// in other processes use a Remote (ConnectClient), served by Replica.Serve.
+// The application implements StateMachine (and optionally Querier); the Channel is a
+// group connection (GroupChannel over a client.Conn: a daemon's client over its socket,
+// or an embedded node's session, alike). Clients in other processes use a Remote
+// (Connect), served by Replica.Serve.
 //
 // # Primary component
 //

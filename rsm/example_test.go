@@ -62,12 +62,19 @@ func ExampleNew() {
 	go func() { nodeDone <- node.Run(nodeCtx) }()
 	defer func() { stopNode(); <-nodeDone }()
 
-	ch, err := rsm.OpenSession(ctx, node, "counter", "counter replica")
+	// The replica's group connection: here an embedded node's session; over the
+	// daemon's socket, a client.Client does the same (both are client.Conn).
+	s, err := node.Open(ctx, 1234, "counter replica")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer ch.Close() // after Run has returned: deferred calls run last-in first-out
+	defer s.Close() // after Run has returned: deferred calls run last-in first-out
+	ch, err := rsm.JoinGroup(ctx, s, "counter")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	r, err := rsm.New(rsm.Config{Replicas: 1}, &counter{}, ch)
 	if err != nil {
 		fmt.Println(err)

@@ -250,11 +250,24 @@ func (c *cluster) startReplica(id wire.NodeID, tweak func(*rsm.Config)) *treplic
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	ch, err := rsm.OpenSession(ctx, c.node(id), group, fmt.Sprintf("replica-%d", id))
+	ch, closeCh := openGroup(t, ctx, c.node(id), group, fmt.Sprintf("replica-%d", id))
+	return runReplica(t, id, ch, closeCh, tweak)
+}
+
+// openGroup opens a session named name on n and joins group with it; closeCh closes
+// the session.
+func openGroup(t testing.TB, ctx context.Context, n *totem.Node, group, name string) (ch *rsm.GroupChannel, closeCh func() error) {
+	t.Helper()
+	s, err := n.Open(ctx, uint32(os.Getpid()), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runReplica(t, id, ch, ch.Close, tweak)
+	ch, err = rsm.JoinGroup(ctx, s, group)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	return ch, s.Close
 }
 
 // runReplica runs a kv replica over ch until the test ends or stop; closeCh closes ch.

@@ -33,7 +33,7 @@ func daemonReplica(t *testing.T, nd *localring.Node) *treplica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := rsm.JoinClient(ctx, cl, group)
+	ch, err := rsm.JoinGroup(ctx, cl, group)
 	if err != nil {
 		cl.Close()
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/multicast/wire"
-	"github.com/totem-gcs/totem/totem"
 	"github.com/totem-gcs/totem/totem/client"
 )
 
@@ -90,47 +89,21 @@ func NewRemote(ch Channel, replicas ReplicaLister, cfg RemoteConfig) *Remote {
 	return c
 }
 
-// ConnectClient joins ClientsGroup(group) with cl and returns a Remote for the replicas
-// of group. The Remote must be the only reader of cl's Events; close cl after the
-// Remote.
-func ConnectClient(ctx context.Context, cl *client.Client, group string, cfg RemoteConfig) (*Remote, error) {
-	ch, err := JoinClient(ctx, cl, ClientsGroup(group))
+// Connect joins ClientsGroup(group) with c and returns a Remote for the replicas of
+// group. The Remote must be c's only reader; close c after the Remote.
+func Connect(ctx context.Context, c client.Conn, group string, cfg RemoteConfig) (*Remote, error) {
+	ch, err := JoinGroup(ctx, c, ClientsGroup(group))
 	if err != nil {
 		return nil, err
 	}
 	list := func(ctx context.Context) ([]Member, error) {
-		ms, err := cl.Members(ctx, group)
+		ms, err := c.Members(ctx, group)
 		if err != nil {
 			return nil, fmt.Errorf("rsm: list replicas: %w", err)
 		}
-		out := make([]Member, len(ms))
-		for i, m := range ms {
-			out[i] = Member{Node: m.Node, Session: m.Session}
-		}
-		return out, nil
+		return members(ms), nil
 	}
 	return NewRemote(ch, list, cfg), nil
-}
-
-// ConnectSession opens a session named name on the embedded node n, joins
-// ClientsGroup(group) with it and returns a Remote for the replicas of group. Close
-// closes the session too.
-func ConnectSession(ctx context.Context, n *totem.Node, group, name string, cfg RemoteConfig) (*Remote, error) {
-	ch, err := OpenSession(ctx, n, ClientsGroup(group), name)
-	if err != nil {
-		return nil, err
-	}
-	list := func(context.Context) ([]Member, error) {
-		ms := n.Status().Groups[group]
-		out := make([]Member, len(ms))
-		for i, m := range ms {
-			out[i] = Member{Node: m.Node, Session: m.Session}
-		}
-		return out, nil
-	}
-	c := NewRemote(ch, list, cfg)
-	c.onClose = ch.Close
-	return c, nil
 }
 
 // ClientID is this client's id.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,10 +20,7 @@ func (c *cluster) serve(tr *treplica) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	ch, err := rsm.OpenSession(ctx, c.node(tr.node), rsm.ClientsGroup(group), "gateway")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch, closeCh := openGroup(t, ctx, c.node(tr.node), rsm.ClientsGroup(group), "gateway")
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tr.r.Serve(runCtx, ch, rsm.ServeConfig{}) }()
@@ -31,7 +29,7 @@ func (c *cluster) serve(tr *treplica) {
 		if err := <-done; err != nil {
 			t.Errorf("gateway of replica %d: %v", tr.node, err)
 		}
-		ch.Close()
+		closeCh()
 	})
 }
 
@@ -52,11 +50,15 @@ func (c *cluster) remote(id int, cfg rsm.RemoteConfig) *rsm.Remote {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	r, err := rsm.ConnectSession(ctx, c.node(nodeID(id)), group, fmt.Sprintf("client-%d", id), cfg)
+	s, err := c.node(nodeID(id)).Open(ctx, uint32(os.Getpid()), fmt.Sprintf("client-%d", id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
+	r, err := rsm.Connect(ctx, s, group, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); s.Close() })
 	return r
 }
 
@@ -144,11 +146,8 @@ func TestRemoteBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	c, reps := servedCluster(t, ctx)
-	raw, err := rsm.OpenSession(ctx, c.node(2), rsm.ClientsGroup(group), "noise")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw, closeRaw := openGroup(t, ctx, c.node(2), rsm.ClientsGroup(group), "noise")
+	defer closeRaw()
 	for _, b := range [][]byte{{}, {0}, {8}, {8, 0xc1}, {9, 0x91, 0xff}, []byte("hello")} {
 		if err := raw.Send(ctx, b); err != nil {
 			t.Fatal(err)
@@ -175,7 +174,7 @@ func TestRemoteBadInput(t *testing.T) {
 	waitEqual(t, ctx, reps...)
 }
 
-// The gateway over the client library: ConnectClient finds the replicas through the
+// The gateway over the client library: Connect finds the replicas through the
 // daemon's member list.
 func TestRemoteOverClientLibrary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -187,7 +186,7 @@ func TestRemoteOverClientLibrary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	r, err := rsm.ConnectClient(ctx, cl, group, rsm.RemoteConfig{})
+	r, err := rsm.Connect(ctx, cl, group, rsm.RemoteConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

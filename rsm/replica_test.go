@@ -114,11 +114,8 @@ func TestNotStartedAndStopped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	c := newCluster(t, 1)
-	ch, err := rsm.OpenSession(ctx, c.node(1), group, "r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch, closeCh := openGroup(t, ctx, c.node(1), group, "r")
+	defer closeCh()
 	r, err := rsm.New(rsm.Config{Replicas: 1}, newKV(), ch)
 	if err != nil {
 		t.Fatal(err)

@@ -34,9 +34,9 @@ func (n *Node) handle(r *request) {
 		n.g.Open(s.handle, s.pid, s.name)
 		r.opened <- s
 	case reqJoin:
-		r.reply <- n.g.Join(r.s.handle, r.group)
+		r.reply <- apiError(n.g.Join(r.s.handle, r.group))
 	case reqLeave:
-		r.reply <- n.g.Leave(r.s.handle, r.group)
+		r.reply <- apiError(n.g.Leave(r.s.handle, r.group))
 	case reqMcast:
 		n.mcast(r)
 	case reqMcastBatch:
@@ -53,7 +53,7 @@ func (n *Node) enqueue(r *request) error {
 	if _, open := n.sessions[r.s.handle]; !open {
 		return r.s.closedErr()
 	}
-	return n.g.Multicast(r.s.handle, r.group, r.data, r.safe)
+	return apiError(n.g.Multicast(r.s.handle, r.group, r.data, r.safe))
 }
 
 // closeSession leaves the session's groups (reason disconnect) and ends it.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/totem-gcs/totem/multicast/simnet"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/client"
 )
 
 // A node of a one-node cluster, embedded in the program: a session joins a group, sees
@@ -42,7 +43,7 @@ func ExampleNode() {
 		fmt.Println(err)
 		return
 	}
-	if err := s.Multicast(ctx, "chat", []byte("hello"), false); err != nil {
+	if err := s.Multicast(ctx, "chat", []byte("hello"), client.Agreed); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -52,20 +53,19 @@ func ExampleNode() {
 			fmt.Println(err)
 			return
 		}
-		if v := ev.View; v != nil {
-			// Joined also gives each member's Reason: join, or node-up for a join
-			// queued before the node had formed its first ring.
-			for _, c := range v.Joined {
-				fmt.Printf("view of %s: %s (node %d, pid %d) joined; %d member(s)\n",
-					v.Group, c.Member.Name, c.Member.Node, c.Member.PID, len(v.Members))
+		switch ev := ev.(type) {
+		case client.View:
+			for _, c := range ev.Joined {
+				fmt.Printf("view of %s: %s (node %d, pid %d) joined, reason %s; %d member(s)\n",
+					ev.Group, c.Member.Name, c.Member.Node, c.Member.PID, c.Reason, len(ev.Members))
 			}
-			continue
+		case client.Message:
+			fmt.Printf("message in %s from %s: %s\n", ev.Group, ev.Sender.Name, ev.Data)
 		}
-		fmt.Printf("message in %s from %s: %s\n", ev.Group, ev.Sender.Name, ev.Data)
 	}
 	fmt.Println("ring members:", node.Status().Members)
 	// Output:
-	// view of chat: example (node 1, pid 1234) joined; 1 member(s)
+	// view of chat: example (node 1, pid 1234) joined, reason join; 1 member(s)
 	// message in chat from example: hello
 	// ring members: [1]
 }

@@ -111,20 +111,20 @@ func TestSessionReceiveWaitsAndHonoursContext(t *testing.T) {
 	s := &Session{box: newMailbox(10, 1<<20), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := s.Receive(ctx); err != context.DeadlineExceeded {
+	if _, err := s.receive(ctx); err != context.DeadlineExceeded {
 		t.Fatalf("Receive on an empty session = %v; want the context's error", err)
 	}
 	go s.box.put(Event{Group: "late"})
-	ev, err := s.Receive(context.Background())
+	ev, err := s.receive(context.Background())
 	if err != nil || ev.Group != "late" {
 		t.Fatalf("Receive = %v, %v; want the event put meanwhile", ev, err)
 	}
 	s.box.put(Event{Group: "last"})
 	s.end(ErrSlowConsumer)
-	if ev, err := s.Receive(context.Background()); err != nil || ev.Group != "last" {
+	if ev, err := s.receive(context.Background()); err != nil || ev.Group != "last" {
 		t.Fatalf("Receive after end = %v, %v; want the event queued before it", ev, err)
 	}
-	if _, err := s.Receive(context.Background()); err != ErrSlowConsumer {
+	if _, err := s.receive(context.Background()); err != ErrSlowConsumer {
 		t.Fatalf("Receive once drained = %v; want the reason the session ended", err)
 	}
 }

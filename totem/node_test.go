@@ -14,6 +14,7 @@ import (
 	"github.com/totem-gcs/totem/multicast"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
@@ -93,17 +94,25 @@ func waitRing(t *testing.T, ctx context.Context, tns []*testNode) {
 }
 
 // nextView waits for a view of group on s with want members.
-func nextView(t *testing.T, ctx context.Context, s *totem.Session, group string, want int) *totem.View {
+func nextView(t *testing.T, ctx context.Context, s *totem.Session, group string, want int) client.View {
 	t.Helper()
 	for {
 		ev, err := s.Receive(ctx)
 		if err != nil {
 			t.Fatalf("no view of %d members in %q: %v", want, group, err)
 		}
-		if ev.View != nil && ev.Group == group && len(ev.View.Members) == want {
-			return ev.View
+		if v, ok := ev.(client.View); ok && v.Group == group && len(v.Members) == want {
+			return v
 		}
 	}
+}
+
+// level is a service level: safe or agreed.
+func level(safe bool) client.Level {
+	if safe {
+		return client.Safe
+	}
+	return client.Agreed
 }
 
 func TestThreeNodesDeliverOneOrder(t *testing.T) {
@@ -130,7 +139,7 @@ func TestThreeNodesDeliverOneOrder(t *testing.T) {
 	for i, s := range sessions {
 		go func() {
 			for k := range perNode {
-				if err := s.Multicast(ctx, "g", []byte(fmt.Sprintf("%d/%d", i, k)), k%5 == 0); err != nil {
+				if err := s.Multicast(ctx, "g", []byte(fmt.Sprintf("%d/%d", i, k)), level(k%5 == 0)); err != nil {
 					return
 				}
 			}
@@ -144,8 +153,8 @@ func TestThreeNodesDeliverOneOrder(t *testing.T) {
 			if err != nil {
 				t.Fatalf("received %d of %d messages: %v", len(got), 3*perNode, err)
 			}
-			if ev.View == nil {
-				got = append(got, string(ev.Data))
+			if m, ok := ev.(client.Message); ok {
+				got = append(got, string(m.Data))
 			}
 		}
 		orders = append(orders, got)
@@ -190,7 +199,7 @@ func TestStoppedNodeLeavesGroupsWithReasonNodeDown(t *testing.T) {
 	nodes[2].stop(t)
 	for _, s := range sessions[:2] {
 		v := nextView(t, ctx, s, "g", 2)
-		if len(v.Left) != 1 || v.Left[0].Member.Node != 3 || v.Left[0].Reason != totem.ReasonNodeDown {
+		if len(v.Left) != 1 || v.Left[0].Member.Node != 3 || v.Left[0].Reason != client.ReasonNodeDown {
 			t.Fatalf("view after node 3 stopped: left %+v, want node 3 with reason node-down", v.Left)
 		}
 	}
@@ -205,7 +214,7 @@ func TestSessionErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Multicast(ctx, "g", []byte("x"), false); !errorsIs(err, totem.ErrNotJoined) {
+	if err := s.Multicast(ctx, "g", []byte("x"), client.Agreed); !errorsIs(err, totem.ErrNotJoined) {
 		t.Fatalf("multicast before join: %v, want ErrNotJoined", err)
 	}
 	if err := s.Join(ctx, "g"); err != nil {
@@ -214,14 +223,14 @@ func TestSessionErrors(t *testing.T) {
 	if err := s.Join(ctx, "g"); !errorsIs(err, totem.ErrAlreadyJoined) {
 		t.Fatalf("second join: %v, want ErrAlreadyJoined", err)
 	}
-	if err := s.Multicast(ctx, "g", make([]byte, 1001), false); !errorsIs(err, totem.ErrTooLarge) {
+	if err := s.Multicast(ctx, "g", make([]byte, 1001), client.Agreed); !errorsIs(err, totem.ErrTooLarge) {
 		t.Fatalf("oversized: %v, want ErrTooLarge", err)
 	}
 	if err := s.Join(ctx, ""); !errorsIs(err, totem.ErrBadGroup) {
 		t.Fatalf("empty group: %v, want ErrBadGroup", err)
 	}
 	nodes[0].stop(t)
-	if err := s.Multicast(ctx, "g", []byte("x"), false); err == nil {
+	if err := s.Multicast(ctx, "g", []byte("x"), client.Agreed); err == nil {
 		t.Fatal("multicast on a stopped node succeeded")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/client"
 )
 
 // payloadFor makes message i of size n, with its index in front so that order and
@@ -62,7 +63,7 @@ func TestPackingAndFragmentation(t *testing.T) {
 	nextView(t, ctx, send, "frag", 2)
 	go func() {
 		for i, n := range sizes {
-			if err := send.Multicast(ctx, "frag", payloadFor(i, n), i%3 == 0); err != nil {
+			if err := send.Multicast(ctx, "frag", payloadFor(i, n), level(i%3 == 0)); err != nil {
 				return
 			}
 		}
@@ -73,12 +74,13 @@ func TestPackingAndFragmentation(t *testing.T) {
 			if err != nil {
 				t.Fatalf("session %d received %d of %d messages: %v", s.Handle(), i, len(sizes), err)
 			}
-			if ev.View != nil {
+			m, ok := ev.(client.Message)
+			if !ok {
 				continue
 			}
-			if want := payloadFor(i, sizes[i]); !bytes.Equal(ev.Data, want) {
+			if want := payloadFor(i, sizes[i]); !bytes.Equal(m.Data, want) {
 				t.Fatalf("message %d: got %d bytes (sha %x), want %d bytes (sha %x)",
-					i, len(ev.Data), sha256.Sum256(ev.Data), len(want), sha256.Sum256(want))
+					i, len(m.Data), sha256.Sum256(m.Data), len(want), sha256.Sum256(want))
 			}
 			i++
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/totem-gcs/totem/totem/client"
 )
 
 // Session is a local client of the node: an in-process user, or one Unix socket
@@ -29,14 +31,37 @@ type Session struct {
 // Handle is the session's id on its node; with the node id it identifies a group member.
 func (s *Session) Handle() uint32 { return s.handle }
 
-// Receive returns the session's next event, waiting for one until ctx ends. Once the
+var _ client.Conn = (*Session)(nil)
+
+// Self returns the session's identity as a group member.
+func (s *Session) Self() client.Member {
+	return client.Member{Node: s.n.cfg.NodeID, Session: s.handle, PID: s.pid, Name: s.name}
+}
+
+// Receive returns the session's next event, a client.Message or a client.View,
+// waiting for one until ctx ends. Once the session has closed and every event queued
+// before is received, it returns the reason the session closed (ErrClosed,
+// ErrSlowConsumer, ErrNodeStopped).
+//
+// The node never waits for a session: events queue for it up to Config.EventQueue
+// events or Config.EventQueueBytes of payload, and a session that falls further
+// behind is closed with ErrSlowConsumer.
+func (s *Session) Receive(ctx context.Context) (client.Event, error) {
+	ev, err := s.receive(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return clientEvent(ev), nil
+}
+
+// receive returns the session's next event, waiting for one until ctx ends. Once the
 // session has closed and every event queued before is received, it returns the reason
 // the session closed (ErrClosed, ErrSlowConsumer, ErrNodeStopped).
 //
 // The node never waits for a session: events queue for it up to Config.EventQueue
 // events or Config.EventQueueBytes of payload, and a session that falls further
 // behind is closed with ErrSlowConsumer.
-func (s *Session) Receive(ctx context.Context) (Event, error) {
+func (s *Session) receive(ctx context.Context) (Event, error) {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	for s.next == len(s.taken) {
@@ -93,11 +118,19 @@ func (s *Session) Leave(ctx context.Context, group string) error {
 	return s.call(ctx, &request{kind: reqLeave, group: group})
 }
 
-// Multicast sends data to every member of group, which the session must have joined.
-// With safe, every member receives it only once every node holds it. It blocks while
-// the node's send queue is full (backpressure) and honours ctx; a call canceled while
-// blocked may still have been sent.
-func (s *Session) Multicast(ctx context.Context, group string, data []byte, safe bool) error {
+// Multicast sends data to every member of group, which the session must have joined,
+// at level: agreed, or safe (every member receives it only once every node holds it).
+// It blocks while the node's send queue is full (backpressure) and honours ctx; a call
+// canceled while blocked may still have been sent.
+func (s *Session) Multicast(ctx context.Context, group string, data []byte, level client.Level) error {
+	var safe bool
+	switch level {
+	case client.Agreed:
+	case client.Safe:
+		safe = true
+	default:
+		return fmt.Errorf("%w: %q (agreed or safe)", client.ErrBadLevel, level)
+	}
 	if len(data) > s.n.cfg.MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(data), s.n.cfg.MaxMessageSize)
 	}
@@ -239,4 +272,45 @@ func checkGroup(g string) error {
 		return fmt.Errorf("%w: %q (1..%d bytes)", ErrBadGroup, g, MaxGroupName)
 	}
 	return nil
+}
+
+// clientEvent is a group event as client.Conn delivers it.
+func clientEvent(ev Event) client.Event {
+	if v := ev.View; v != nil {
+		cv := client.View{Group: ev.Group, Members: make([]client.Member, len(v.Members)), Joined: clientChanges(v.Joined), Left: clientChanges(v.Left)}
+		for i, m := range v.Members {
+			cv.Members[i] = clientMember(m)
+		}
+		return cv
+	}
+	level := client.Agreed
+	if ev.Safe {
+		level = client.Safe
+	}
+	return client.Message{Group: ev.Group, Sender: clientMember(ev.Sender), Level: level, Safe: ev.Safe, Data: ev.Data}
+}
+
+func clientMember(m Member) client.Member {
+	return client.Member{Node: m.Node, Session: m.Session, PID: m.PID, Name: m.Name}
+}
+
+func clientChanges(cs []Change) []client.Change {
+	out := make([]client.Change, len(cs))
+	for i, c := range cs {
+		out[i] = client.Change{Member: clientMember(c.Member), Reason: client.Reason(c.Reason.String())}
+	}
+	return out
+}
+
+// Members lists group's members as the node knows them now.
+func (s *Session) Members(ctx context.Context, group string) ([]client.Member, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ms := s.n.Status().Groups[group]
+	out := make([]client.Member, len(ms))
+	for i, m := range ms {
+		out[i] = clientMember(m)
+	}
+	return out, nil
 }

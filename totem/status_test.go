@@ -9,6 +9,7 @@ import (
 	"github.com/totem-gcs/totem/membership"
 	"github.com/totem-gcs/totem/multicast/wire"
 	"github.com/totem-gcs/totem/totem"
+	"github.com/totem-gcs/totem/totem/client"
 	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
@@ -54,7 +55,7 @@ func TestStatusCountersSurviveARingChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextView(t, ctx, s, "g", 1)
-	if err := s.Multicast(ctx, "g", []byte("safe"), true); err != nil {
+	if err := s.Multicast(ctx, "g", []byte("safe"), client.Safe); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -62,7 +63,7 @@ func TestStatusCountersSurviveARingChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.View == nil {
+		if _, ok := ev.(client.Message); ok {
 			break
 		}
 	}

@@ -161,7 +161,7 @@ func opCommand(name, args, usage string) *cli.Command {
 			defer cl.Close()
 			ctx, cancel := context.WithTimeout(c.Context, c.Duration("timeout"))
 			defer cancel()
-			remote, err := rsm.ConnectClient(ctx, cl, c.String("group"), rsm.RemoteConfig{})
+			remote, err := rsm.Connect(ctx, cl, c.String("group"), rsm.RemoteConfig{})
 			if err != nil {
 				return err
 			}

@@ -65,11 +65,11 @@ func runReplica(c *cli.Context) error {
 		return err
 	}
 	defer gw.Close()
-	ch, err := rsm.JoinClient(ctx, cl, group)
+	ch, err := rsm.JoinGroup(ctx, cl, group)
 	if err != nil {
 		return err
 	}
-	gch, err := rsm.JoinClient(ctx, gw, rsm.ClientsGroup(group))
+	gch, err := rsm.JoinGroup(ctx, gw, rsm.ClientsGroup(group))
 	if err != nil {
 		return err
 	}

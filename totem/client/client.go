@@ -24,6 +24,7 @@ type Client struct {
 	conn *net.UnixConn
 	fr   *proto.FrameReader
 	info Info
+	name string // the name given in the hello
 
 	events  chan Event
 	closing chan struct{} // closed by Close
@@ -91,6 +92,7 @@ func Dial(ctx context.Context, path string, opts ...Option) (*Client, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 		pending: make(map[uint32]chan *proto.ServerFrame),
+		name:    o.name,
 	}
 	c.fr = proto.NewFrameReader(c.conn, handshakeLimit)
 	if err := c.handshake(ctx, o.name); err != nil {

@@ -15,20 +15,24 @@ var (
 	// (ErrSlowConsumer, ErrShuttingDown, ...).
 	ErrDaemonGone = errors.New("client: daemon gone")
 	// ErrClosed: Close was called.
-	ErrClosed = errors.New("client: closed")
+	ErrClosed = errors.New("totem: closed")
 	// ErrProtocol: the daemon sent something this client cannot understand.
 	ErrProtocol = errors.New("client: protocol error")
 
-	ErrNotJoined        = errors.New("client: group not joined")
-	ErrAlreadyJoined    = errors.New("client: group already joined")
-	ErrTooLarge         = errors.New("client: message too large")
-	ErrBadGroup         = errors.New("client: bad group name")
+	// The errors of the group calls, the same for a Client and an embedded session
+	// (Conn): totem's ErrNotJoined, ErrAlreadyJoined, ErrTooLarge and ErrBadGroup are
+	// these.
+	ErrNotJoined     = errors.New("totem: group not joined")
+	ErrAlreadyJoined = errors.New("totem: group already joined")
+	ErrTooLarge      = errors.New("totem: message too large")
+	ErrBadGroup      = errors.New("totem: bad group name")
+
 	ErrBadLevel         = errors.New("client: service level not offered")
 	ErrBadRequest       = errors.New("client: bad request")
 	ErrUnknownRequest   = errors.New("client: request unknown to the daemon")
 	ErrPermissionDenied = errors.New("client: permission denied")
 	ErrVersion          = errors.New("client: no common protocol version")
-	ErrSlowConsumer     = errors.New("client: fell too far behind reading events")
+	ErrSlowConsumer     = errors.New("totem: fell too far behind reading events")
 	ErrShuttingDown     = errors.New("client: daemon shutting down")
 	ErrTimeout          = errors.New("client: handshake timed out")
 	ErrInternal         = errors.New("client: daemon internal error")
