@@ -1,20 +1,13 @@
 // Command totemd is the totem daemon: one per host. The daemons form a Totem ring and
 // serve process groups to local applications over a Unix socket.
 //
-// Operations (issue 12), still to do, for the next session:
-//   - one TOML cluster file shared unchanged by every node (cluster name, transport,
-//     node list with ids and addresses, timers, key, socket and access rules), each
-//     node picking its entry by id or local address; it replaces today's "key value"
-//     file (config.go), whose rules (file:line errors, no repeats) it must keep;
-//   - every effective timer in status (today: check-config and the "timers" line at
-//     start); the token coefficient scales udpu rings only, a multicast ring does not
-//     know its size;
-//   - totemctl status as a table of every configured node (address, member, missing,
-//     last heard), transport, key and timers, with --json, and totemctl watch; this
-//     needs the transport to keep a last-heard time per node;
-//   - an operations guide (three hosts, firewall ports, sizing timeouts, the metrics,
-//     each log line) and example_test.go files;
-//   - counter's "add --help" is read as a number.
+// Its settings come from flags and from one TOML cluster file shared by every node
+// (--config; clusterfile.go), flags winning; check-config validates a file without
+// starting. docs/OPERATIONS.md is the operator's guide: a cluster of three hosts, the
+// firewall, keys, timeouts, the log lines and the metrics (--metrics).
+//
+// Exit status: 0 after a clean stop (SIGINT, SIGTERM), 1 when the daemon failed, 2 on
+// a usage or configuration error (which a restart would not fix).
 package main
 
 import (
