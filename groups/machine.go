@@ -234,7 +234,8 @@ func (m *Machine) Deliver(origin wire.NodeID, payload []byte) {
 
 // ConfigChange takes a configuration change, in the total order.
 //
-// A transitional configuration drops the members of the nodes that left. A regular one
+// A transitional configuration drops the members of the nodes that left (their partial
+// records stay: EVS may still deliver their continuations in it). A regular one
 // starts the sync barrier (groupTable.beginSync) and re-packs: a record whose fragments
 // straddle the change could be completed by the members that came from our old ring
 // and not by the others. So at every regular configuration everyone drops every
@@ -245,18 +246,15 @@ func (m *Machine) Deliver(origin wire.NodeID, payload []byte) {
 // sent twice. This node's announcement of its local members goes first (First).
 func (m *Machine) ConfigChange(c *membership.Configuration) error {
 	if c.Transitional {
-		for _, id := range c.Left {
-			m.assembler.Forget(id)
-		}
+		// The partial records of the nodes that left are kept: EVS still delivers their
+		// old ring's messages after this configuration (in it), and one of them may
+		// continue a record begun before. The regular configuration drops them.
 		m.dispatch(m.table.endSync())
 		m.dispatch(m.table.dropNodes(c.Members))
 		return nil
 	}
 	m.dispatch(m.table.beginSync(c.Members))
-	for _, id := range c.Members {
-		m.assembler.Forget(id)
-	}
-	m.assembler.Forget(m.cfg.Self)
+	m.assembler.Reset() // every partial record: members', ours, and those of departed nodes
 	m.packer.Reset()
 	m.packedSafe = m.packedSafe[:0]
 	var errs []error

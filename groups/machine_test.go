@@ -247,3 +247,40 @@ func TestTransitionalIgnoresDepartedNodesRecords(t *testing.T) {
 		t.Fatalf("members %v, want only the local one", table["g"])
 	}
 }
+
+// A node's old-ring message delivered after the transitional configuration that removes
+// it (EVS delivers it there) may continue a record it began before: the record is
+// completed, not refused as a broken stream (found by the group simulation, seeds 11,
+// 17, 42).
+func TestTransitionalKeepsDepartedNodesPartialRecords(t *testing.T) {
+	m := newTestMachine(t, 1)
+	m.Open(1, 100, "a")
+	m.Join(1, "g")
+	loop(m)
+	// Node 2's record, larger than a payload: its first fragment comes before the
+	// transitional configuration, the rest after.
+	other, err := New(m.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := encodeRecord(&record{Kind: recData, Group: "g", Session: 9, Data: make([]byte, 3000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.queue(b, false); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := other.NextPayload()
+	m.Deliver(2, first)
+	m.ConfigChange(&membership.Configuration{Transitional: true, Members: []wire.NodeID{1}, Left: []wire.NodeID{2}})
+	for {
+		p, _, ok := other.NextPayload()
+		if !ok {
+			break
+		}
+		m.Deliver(2, p)
+	}
+	if drops := m.Ready().Drops; len(drops) != 0 {
+		t.Fatalf("the record's continuation was refused: %v", drops)
+	}
+}

@@ -35,9 +35,12 @@ func NewAssembler(maxRecord int) *Assembler {
 	return &Assembler{maxRecord: maxRecord, partial: make(map[wire.NodeID]partial)}
 }
 
-// Forget drops the partial record of a sender that left the configuration. Its next
-// payloads must begin fresh records; stray continuations are refused.
+// Forget drops the partial record of a sender. Its next payloads must begin fresh
+// records; stray continuations are refused.
 func (a *Assembler) Forget(from wire.NodeID) { delete(a.partial, from) }
+
+// Reset drops every sender's partial record, as Forget for each.
+func (a *Assembler) Reset() { clear(a.partial) }
 
 // Payload takes the next payload delivered from a sender and returns the records it
 // completes, in the sender's order.
