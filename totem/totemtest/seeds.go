@@ -1,5 +1,3 @@
-// Package totemtest holds what the simulation tests of several packages share: seed
-// selection and replay instructions, and (later) the EVS checker and the cluster harness.
 package totemtest
 
 import (
