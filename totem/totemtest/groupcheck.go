@@ -100,7 +100,7 @@ type ViewID struct {
 	Cause   Cause
 	Group   string
 	Members string // memberList of the view's members
-	Changes string // memberList of those it adds and removes
+	Changes string // changeList: those it adds and removes, with their reasons
 	K       int
 }
 

@@ -268,12 +268,7 @@ func (gs *groupSim) applyGroups(c *Cluster, n *cnode, gn *gnode) {
 		if v := d.Event.View; v != nil {
 			id, ok := ids[v]
 			if !ok {
-				changed := make([]groups.Member, 0, len(v.Joined)+len(v.Left))
-				for _, ch := range append(slices.Clone(v.Joined), v.Left...) {
-					changed = append(changed, ch.Member)
-				}
-				slices.SortFunc(changed, cmpMemberKey)
-				id = ViewID{Cause: gn.cause, Group: v.Group, Members: memberList(v.Members), Changes: memberList(changed)}
+				id = ViewID{Cause: gn.cause, Group: v.Group, Members: memberList(v.Members), Changes: changeList(v)}
 				key := id.Group + "/" + id.Members + "/" + id.Changes
 				id.K = gn.views[key]
 				gn.views[key]++
@@ -515,4 +510,22 @@ func nodeList(ids []wire.NodeID) string {
 		fmt.Fprint(&b, uint32(id))
 	}
 	return b.String()
+}
+
+// changeList writes a view's changes with their reasons, joined then left, each sorted:
+// two views that add the same member for different reasons (its node's announcement at a
+// merge, its own join record held by the barrier) are different views.
+func changeList(v *groups.View) string {
+	var parts []string
+	for _, side := range []struct {
+		sign string
+		cs   []groups.Change
+	}{{"+", v.Joined}, {"-", v.Left}} {
+		cs := slices.Clone(side.cs)
+		slices.SortFunc(cs, func(a, b groups.Change) int { return cmpMemberKey(a.Member, b.Member) })
+		for _, c := range cs {
+			parts = append(parts, fmt.Sprintf("%s%d:%d:%d(%v)", side.sign, c.Member.Node, c.Member.Session, c.Member.PID, c.Reason))
+		}
+	}
+	return strings.Join(parts, ",")
 }
