@@ -6,10 +6,6 @@
 // real nodes.
 //
 // Issue 13, where the next session picks up:
-//   - an open bug: at the end of a merge's sync barrier two members of a group can see
-//     two views of one totem message in opposite orders (GV-2; about 2% of group
-//     simulation seeds: 26, 54, 193, 246, 322, 380, 447, ...; membership's
-//     openGroupBugs leaves them out by name, TestGroupRegressions keeps them);
 //   - the simulations and checkers are to move beside what they test (membership's
 //     cluster simulation and EVS checker next to membership, the group checker next to
 //     groups), with this package keeping only what is shared;
