@@ -12,7 +12,5 @@
 //   - each seed regression (membership's TestClusterRegressions, the group ones) is to
 //     become a script of membership's TestScripts (or a groups script) that checks the
 //     property the bug broke, so that it stays that scenario when the random draws
-//     change;
-//   - a check that a message multicast just before its sender leaves the group reaches
-//     the other members.
+//     change.
 package totemtest

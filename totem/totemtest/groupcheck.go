@@ -858,6 +858,7 @@ func (c *groupChecker) survivor(l *SessionLog) bool {
 // GV-8.
 func (c *groupChecker) checkSelfDelivery() {
 	for _, l := range c.h.Sessions {
+		c.checkSentBeforeLeave(l)
 		if !c.survivor(l) {
 			continue
 		}
@@ -867,6 +868,46 @@ func (c *groupChecker) checkSelfDelivery() {
 			}
 			if _, ok := c.delivered[l.PID][eventKey{msg: e.Msg}]; !ok {
 				c.report(GroupSelfDelivery, l, e.Group, "never delivered to its sender: %s", c.describe(l, i))
+			}
+		}
+	}
+}
+
+// checkSentBeforeLeave is GV-8 for a session that left a group: its k-th Leave of the
+// group came back to it as its k-th own leave view, and a sender's records keep their
+// order, so every message it sent to the group between its (k-1)-th and k-th Leave
+// calls came back to it before that view, whatever configurations changed meanwhile (a
+// message multicast just before leaving is not lost).
+func (c *groupChecker) checkSentBeforeLeave(l *SessionLog) {
+	calls := map[string][]int{} // group -> indices of its Leave calls, in order
+	views := map[string][]int{} // group -> indices of its own leave views, in order
+	for i, e := range l.Events {
+		switch {
+		case e.Kind == GLeaveCall:
+			calls[e.Group] = append(calls[e.Group], i)
+		case e.Kind == GView && e.View != nil && slices.ContainsFunc(e.View.Left, func(ch groups.Change) bool {
+			return ch.Member.PID == l.PID && ch.Reason == groups.ReasonLeave
+		}):
+			views[e.Group] = append(views[e.Group], i)
+		}
+	}
+	for g, vs := range views {
+		for k, j := range vs {
+			if k >= len(calls[g]) {
+				break // a leave view without its call: GV-7's to report
+			}
+			start := 0
+			if k > 0 {
+				start = calls[g][k-1]
+			}
+			for s := start; s < calls[g][k]; s++ {
+				sent := l.Events[s]
+				if sent.Kind != GSendCall || sent.Group != g {
+					continue
+				}
+				if d, ok := c.delivered[l.PID][eventKey{msg: sent.Msg}]; !ok || d > j {
+					c.reportPair(GroupSelfDelivery, l, g, "sent before leaving, not back to its sender before its leave view", c.describe(l, s), c.describe(l, j))
+				}
 			}
 		}
 	}
