@@ -4,7 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/totemtest"
+	"github.com/totem-gcs/totem/internal/simtest"
+	"github.com/totem-gcs/totem/membership/clustersim"
 )
 
 // openGroupBugs are seeds that fail on bugs found by the group simulation and not fixed
@@ -18,18 +19,18 @@ var openGroupBugs = map[uint64]string{}
 // multicast agreed and safe messages (one in five larger than a payload, so that records
 // fragment across totem messages and across configuration changes) and close. Every run
 // is checked against EVS (the totem messages) and the group view properties
-// (totemtest.CheckGroups, over every session's log); after the faults every processor
-// must share one ring with everything delivered within totemtest.LivenessBound.
+// (clustersim.CheckGroups, over every session's log); after the faults every processor
+// must share one ring with everything delivered within clustersim.LivenessBound.
 func TestGroupSimulation(t *testing.T) {
 	var virtual time.Duration
 	var runs, sessions, messages, views, fragmented int
-	seeds := totemtest.Seeds(t, 50)
+	seeds := simtest.Seeds(t, 50)
 	for _, seed := range seeds {
 		if bug, open := openGroupBugs[seed]; open && len(seeds) > 1 {
 			t.Logf("seed %d left out: open bug %q (TestGroupRegressions)", seed, bug)
 			continue
 		}
-		res := totemtest.RunGroupCluster(seed, totemtest.ClusterParamsFor(seed))
+		res := clustersim.RunGroupCluster(seed, clustersim.ClusterParamsFor(seed))
 		runs++
 		virtual += res.VirtualTime
 		sessions += res.Sessions
@@ -37,7 +38,7 @@ func TestGroupSimulation(t *testing.T) {
 		views += res.Views
 		fragmented += res.Fragmented
 		if res.Failed() {
-			t.Errorf("%s\nreplay: %s", res.Report(40), totemtest.ReplayCommand("./membership", "TestGroupSimulation", seed))
+			t.Errorf("%s\nreplay: %s", res.Report(40), simtest.ReplayCommand("./membership", "TestGroupSimulation", seed))
 		}
 	}
 	t.Logf("%d seeds, %.1f simulated minutes, %d sessions, %d messages sent larger than a payload, %d message and %d view deliveries",
@@ -83,9 +84,9 @@ func TestGroupRegressions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.open {
-				t.Skipf("open bug, seed %d: replay with %s", tt.seed, totemtest.ReplayCommand("./membership", "TestGroupSimulation", tt.seed))
+				t.Skipf("open bug, seed %d: replay with %s", tt.seed, simtest.ReplayCommand("./membership", "TestGroupSimulation", tt.seed))
 			}
-			res := totemtest.RunGroupCluster(tt.seed, totemtest.ClusterParamsFor(tt.seed))
+			res := clustersim.RunGroupCluster(tt.seed, clustersim.ClusterParamsFor(tt.seed))
 			if res.Failed() {
 				t.Fatal(res.Report(40))
 			}

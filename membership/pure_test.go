@@ -3,9 +3,9 @@ package membership_test
 import (
 	"testing"
 
-	"github.com/totem-gcs/totem/totem/totemtest"
+	"github.com/totem-gcs/totem/internal/simtest"
 )
 
 // TestMembershipIsPure: the membership protocol is a deterministic state machine; that is what
 // lets a simulation replay any failure from its seed.
-func TestMembershipIsPure(t *testing.T) { totemtest.CheckPure(t, ".") }
+func TestMembershipIsPure(t *testing.T) { simtest.CheckPure(t, ".") }

@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/totem-gcs/totem/membership"
+	"github.com/totem-gcs/totem/membership/clustersim"
 	"github.com/totem-gcs/totem/multicast/simnet"
 	"github.com/totem-gcs/totem/multicast/wire"
-	"github.com/totem-gcs/totem/totem/totemtest"
 )
 
 // quiet is a five-processor scenario with a perfect network and the given script.
-func quiet(script ...totemtest.Action) totemtest.ClusterParams {
-	return totemtest.ClusterParams{
+func quiet(script ...clustersim.Action) clustersim.ClusterParams {
+	return clustersim.ClusterParams{
 		Nodes:   5,
 		Faults:  3 * time.Second,
 		Rate:    20 * time.Millisecond,
@@ -25,9 +25,9 @@ func quiet(script ...totemtest.Action) totemtest.ClusterParams {
 
 // firstRegularWithout returns when node first installed a regular configuration that does
 // not contain gone, after time after.
-func firstRegularWithout(res totemtest.ClusterResult, node, gone wire.NodeID, after time.Duration) (time.Duration, bool) {
+func firstRegularWithout(res clustersim.ClusterResult, node, gone wire.NodeID, after time.Duration) (time.Duration, bool) {
 	for _, e := range res.History.Logs[node] {
-		if e.Kind == totemtest.EventConfig && !e.Conf.Transitional && e.At > after && !slices.Contains(e.Conf.Members, gone) {
+		if e.Kind == clustersim.EventConfig && !e.Conf.Transitional && e.At > after && !slices.Contains(e.Conf.Members, gone) {
 			return e.At, true
 		}
 	}
@@ -36,11 +36,11 @@ func firstRegularWithout(res totemtest.ClusterResult, node, gone wire.NodeID, af
 
 func TestGracefulLeaveReformsWithoutWaitingForTimeouts(t *testing.T) {
 	leaveAt := time.Second
-	res := totemtest.RunCluster(1, quiet(totemtest.Action{At: leaveAt, Kind: totemtest.ActLeave, Node: 3}))
+	res := clustersim.RunCluster(1, quiet(clustersim.Action{At: leaveAt, Kind: clustersim.ActLeave, Node: 3}))
 	if res.Failed() {
 		t.Fatal(res.Report(40))
 	}
-	cfg := totemtest.ClusterSimConfig(1)
+	cfg := clustersim.ClusterSimConfig(1)
 	for _, n := range []wire.NodeID{1, 2, 4, 5} {
 		at, ok := firstRegularWithout(res, n, 3, leaveAt)
 		if !ok {
@@ -54,11 +54,11 @@ func TestGracefulLeaveReformsWithoutWaitingForTimeouts(t *testing.T) {
 
 func TestCrashedProcessorIsRemovedAfterTokenAndConsensusTimeouts(t *testing.T) {
 	crashAt := time.Second
-	res := totemtest.RunCluster(1, quiet(totemtest.Action{At: crashAt, Kind: totemtest.ActCrash, Node: 4}))
+	res := clustersim.RunCluster(1, quiet(clustersim.Action{At: crashAt, Kind: clustersim.ActCrash, Node: 4}))
 	if res.Failed() {
 		t.Fatal(res.Report(40))
 	}
-	cfg := totemtest.ClusterSimConfig(1)
+	cfg := clustersim.ClusterSimConfig(1)
 	bound := cfg.Ring.TokenTimeout + cfg.Consensus + 4*cfg.Join + 100*time.Millisecond
 	for _, n := range []wire.NodeID{1, 2, 3, 5} {
 		at, ok := firstRegularWithout(res, n, 4, crashAt)
@@ -72,18 +72,18 @@ func TestCrashedProcessorIsRemovedAfterTokenAndConsensusTimeouts(t *testing.T) {
 }
 
 func TestRestartedProcessorNeverReusesARingID(t *testing.T) {
-	res := totemtest.RunCluster(1, quiet(
-		totemtest.Action{At: 500 * time.Millisecond, Kind: totemtest.ActCrash, Node: 1},
-		totemtest.Action{At: 600 * time.Millisecond, Kind: totemtest.ActRestart, Node: 1},
-		totemtest.Action{At: 1500 * time.Millisecond, Kind: totemtest.ActCrash, Node: 1},
-		totemtest.Action{At: 1510 * time.Millisecond, Kind: totemtest.ActRestart, Node: 1},
+	res := clustersim.RunCluster(1, quiet(
+		clustersim.Action{At: 500 * time.Millisecond, Kind: clustersim.ActCrash, Node: 1},
+		clustersim.Action{At: 600 * time.Millisecond, Kind: clustersim.ActRestart, Node: 1},
+		clustersim.Action{At: 1500 * time.Millisecond, Kind: clustersim.ActCrash, Node: 1},
+		clustersim.Action{At: 1510 * time.Millisecond, Kind: clustersim.ActRestart, Node: 1},
 	))
 	if res.Failed() {
 		t.Fatal(res.Report(40))
 	}
 	var seqs []uint64
 	for _, e := range res.History.Logs[1] {
-		if e.Kind == totemtest.EventConfig && !e.Conf.Transitional {
+		if e.Kind == clustersim.EventConfig && !e.Conf.Transitional {
 			seqs = append(seqs, e.Conf.Ring.Seq)
 		}
 	}
@@ -93,9 +93,9 @@ func TestRestartedProcessorNeverReusesARingID(t *testing.T) {
 }
 
 func TestPartitionedSidesMergeWhenHealed(t *testing.T) {
-	res := totemtest.RunCluster(1, quiet(
-		totemtest.Action{At: 500 * time.Millisecond, Kind: totemtest.ActPartition, Sets: [][]wire.NodeID{{1, 2}, {3, 4, 5}}},
-		totemtest.Action{At: 2 * time.Second, Kind: totemtest.ActHeal},
+	res := clustersim.RunCluster(1, quiet(
+		clustersim.Action{At: 500 * time.Millisecond, Kind: clustersim.ActPartition, Sets: [][]wire.NodeID{{1, 2}, {3, 4, 5}}},
+		clustersim.Action{At: 2 * time.Second, Kind: clustersim.ActHeal},
 	))
 	if res.Failed() {
 		t.Fatal(res.Report(40))
@@ -105,7 +105,7 @@ func TestPartitionedSidesMergeWhenHealed(t *testing.T) {
 	for n, want := range sides {
 		found := false
 		for _, e := range res.History.Logs[n] {
-			if e.Kind == totemtest.EventConfig && !e.Conf.Transitional && slices.Equal(e.Conf.Members, want) {
+			if e.Kind == clustersim.EventConfig && !e.Conf.Transitional && slices.Equal(e.Conf.Members, want) {
 				found = true
 			}
 		}

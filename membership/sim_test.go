@@ -4,7 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/totem-gcs/totem/totem/totemtest"
+	"github.com/totem-gcs/totem/internal/simtest"
+	"github.com/totem-gcs/totem/membership/clustersim"
 )
 
 // TestClusterSimulation runs the membership and ordering protocols over the simulated
@@ -12,19 +13,19 @@ import (
 // partitions into two or three parts, heals, lossy periods and flapping links, while
 // every processor submits agreed and safe messages. Every run's delivery logs are checked
 // against Extended Virtual Synchrony, and after the faults stop every processor must share
-// one ring and have delivered everything within totemtest.LivenessBound.
+// one ring and have delivered everything within clustersim.LivenessBound.
 func TestClusterSimulation(t *testing.T) {
 	var virtual, settled time.Duration
 	var deliveries, configs int
-	seeds := totemtest.Seeds(t, 500)
+	seeds := simtest.Seeds(t, 500)
 	for _, seed := range seeds {
-		res := totemtest.RunCluster(seed, totemtest.ClusterParamsFor(seed))
+		res := clustersim.RunCluster(seed, clustersim.ClusterParamsFor(seed))
 		virtual += res.VirtualTime
 		settled = max(settled, res.Settled)
 		deliveries += res.Delivered
 		configs += res.Configs
 		if res.Failed() {
-			t.Errorf("%s\nreplay: %s", res.Report(40), totemtest.ReplayCommand("./membership", "TestClusterSimulation", seed))
+			t.Errorf("%s\nreplay: %s", res.Report(40), simtest.ReplayCommand("./membership", "TestClusterSimulation", seed))
 		}
 	}
 	t.Logf("%d seeds, %.1f simulated minutes, %d deliveries, %d regular configurations installed, slowest settling %v",
@@ -55,7 +56,7 @@ func TestClusterRegressions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := totemtest.RunCluster(tt.seed, totemtest.ClusterParamsFor(tt.seed))
+			res := clustersim.RunCluster(tt.seed, clustersim.ClusterParamsFor(tt.seed))
 			if res.Failed() {
 				t.Fatal(res.Report(40))
 			}
@@ -64,9 +65,9 @@ func TestClusterRegressions(t *testing.T) {
 }
 
 func TestQuietClusterFormsOneRing(t *testing.T) {
-	p := totemtest.ClusterParamsFor(1)
+	p := clustersim.ClusterParamsFor(1)
 	p.Nemesis = nil
-	res := totemtest.RunCluster(1, p)
+	res := clustersim.RunCluster(1, p)
 	if res.Failed() {
 		t.Fatal(res.Report(60))
 	}

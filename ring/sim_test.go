@@ -3,7 +3,8 @@ package ring_test
 import (
 	"testing"
 
-	"github.com/totem-gcs/totem/totem/totemtest"
+	"github.com/totem-gcs/totem/internal/simtest"
+	"github.com/totem-gcs/totem/ring/ringsim"
 )
 
 // TestSimulation runs the ordering protocol over the simulated network for many seeds:
@@ -12,15 +13,15 @@ import (
 // identical sequence with no gaps and no duplicates, each sender's messages in submission
 // order, safe messages only once every processor holds them, and a bounded store.
 func TestSimulation(t *testing.T) {
-	var res totemtest.RingResult
+	var res ringsim.RingResult
 	var virtual, ordered int64
-	for _, seed := range totemtest.Seeds(t, 300) {
-		res = totemtest.RunRing(seed, totemtest.RingParamsFor(seed))
+	for _, seed := range simtest.Seeds(t, 300) {
+		res = ringsim.RunRing(seed, ringsim.RingParamsFor(seed))
 		virtual += int64(res.VirtualTime)
 		ordered += int64(res.Ordered)
 		if res.Err != nil {
 			t.Errorf("seed %d (%v): %v\nreplay: %s", seed, res.Params, res.Err,
-				totemtest.ReplayCommand("./ring", "TestSimulation", seed))
+				simtest.ReplayCommand("./ring", "TestSimulation", seed))
 		}
 	}
 	t.Logf("ordered %d messages in %.1f s of virtual time", ordered, float64(virtual)/1e9)
@@ -28,16 +29,16 @@ func TestSimulation(t *testing.T) {
 
 func TestSimulationIsDeterministic(t *testing.T) {
 	const seed = 42
-	p := totemtest.RingParamsFor(seed)
+	p := ringsim.RingParamsFor(seed)
 	p.Link.Loss, p.Link.Duplicate, p.Link.Reorder = 0.1, 0.05, 0.1
-	a, b := totemtest.RunRing(seed, p), totemtest.RunRing(seed, p)
+	a, b := ringsim.RunRing(seed, p), ringsim.RunRing(seed, p)
 	if a.Err != nil || b.Err != nil {
 		t.Fatalf("runs failed: %v / %v", a.Err, b.Err)
 	}
 	if a.Digest != b.Digest || a.VirtualTime != b.VirtualTime {
 		t.Fatalf("same seed, different runs: digests %x / %x, end %v / %v", a.Digest, b.Digest, a.VirtualTime, b.VirtualTime)
 	}
-	c := totemtest.RunRing(seed+1, p)
+	c := ringsim.RunRing(seed+1, p)
 	if c.Digest == a.Digest {
 		t.Fatal("different seeds gave identical runs")
 	}
@@ -46,10 +47,10 @@ func TestSimulationIsDeterministic(t *testing.T) {
 // TestSimulationHeavyLoss pins the hardest corner: the largest ring at the highest loss.
 func TestSimulationHeavyLoss(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
-		p := totemtest.RingParamsFor(seed)
+		p := ringsim.RingParamsFor(seed)
 		p.Nodes, p.PerNode, p.SafeRatio = 8, 50, 0.5
 		p.Link.Loss, p.Link.Duplicate = 0.3, 0.1
-		if res := totemtest.RunRing(seed, p); res.Err != nil {
+		if res := ringsim.RunRing(seed, p); res.Err != nil {
 			t.Errorf("seed %d (%v): %v", seed, p, res.Err)
 		}
 	}
@@ -59,12 +60,12 @@ func TestSimulationHeavyLoss(t *testing.T) {
 // alone (codec included, no sockets): a lossless simulated network, 4 processors, all
 // sending agreed messages.
 func BenchmarkSimulatedOrdering(b *testing.B) {
-	p := totemtest.RingParams{Nodes: 4, PerNode: 2500}
+	p := ringsim.RingParams{Nodes: 4, PerNode: 2500}
 	p.Link.DelayMin = 100_000 // 100µs
 	b.ReportAllocs()
 	var ordered int
 	for b.Loop() {
-		res := totemtest.RunRing(1, p)
+		res := ringsim.RunRing(1, p)
 		if res.Err != nil {
 			b.Fatal(res.Err)
 		}

@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/totem-gcs/totem/ring"
-	"github.com/totem-gcs/totem/totem/totemtest"
+	"github.com/totem-gcs/totem/ring/ringsim"
 )
 
 func newApp() *cli.App {
@@ -30,7 +30,7 @@ func newApp() *cli.App {
 }
 
 func run(c *cli.Context) error {
-	p := totemtest.RingParams{
+	p := ringsim.RingParams{
 		Nodes:     c.Int("nodes"),
 		PerNode:   c.Int("messages"),
 		SafeRatio: c.Float64("safe"),
@@ -48,7 +48,7 @@ func run(c *cli.Context) error {
 		return cli.Exit("--loss and --dup must be in 0..0.5", 2)
 	}
 	start := time.Now()
-	res := totemtest.RunRing(c.Uint64("seed"), p)
+	res := ringsim.RunRing(c.Uint64("seed"), p)
 	report(c.App.Writer, res, time.Since(start))
 	if res.Err != nil {
 		return fmt.Errorf("seed %d violated a property: %w", res.Seed, res.Err)
@@ -56,7 +56,7 @@ func run(c *cli.Context) error {
 	return nil
 }
 
-func report(w io.Writer, res totemtest.RingResult, took time.Duration) {
+func report(w io.Writer, res ringsim.RingResult, took time.Duration) {
 	var sum ring.Stats
 	for _, s := range res.Rings {
 		sum.TokensAccepted += s.TokensAccepted

@@ -1,4 +1,4 @@
-package totemtest
+package clustersim
 
 import (
 	"encoding/binary"

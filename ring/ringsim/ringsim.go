@@ -1,4 +1,4 @@
-package totemtest
+package ringsim
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package totemtest
+package simtest
 
 import (
 	"fmt"
