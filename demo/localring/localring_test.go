@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/totem-gcs/totem/internal/cliutil"
+	"github.com/totem-gcs/totem/totem/client"
 )
 
 // ringTimeout bounds every wait for a ring to form or re-form.
@@ -123,6 +125,63 @@ func TestOneClusterFile(t *testing.T) {
 	for _, n := range r.Nodes {
 		if log := n.Log(); !strings.Contains(log, "--config "+r.clusterFilePath()) || strings.Contains(log, "--peer") {
 			t.Errorf("node %d was not started from the cluster file alone:\n%s", n.ID, log)
+		}
+	}
+}
+
+// Three daemons on IPv6 loopback (udpu on [::1]; Linux's lo carries no IPv6 multicast)
+// form one ring from one cluster file, and carry a message to every node.
+func TestIPv6LoopbackRing(t *testing.T) {
+	var ports []int
+	var held []net.PacketConn // until all are chosen, so that none is handed out twice
+	for range 3 {
+		pc, err := net.ListenPacket("udp6", "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback here: %v", err)
+		}
+		held = append(held, pc)
+		ports = append(ports, pc.LocalAddr().(*net.UDPAddr).Port)
+	}
+	for _, pc := range held {
+		pc.Close()
+	}
+	addr := func(id int) string { return fmt.Sprintf("[::1]:%d", ports[id-1]) }
+	r := startRingWith(t, Options{Nodes: 3, ClusterFile: true, Addr: addr}, nil)
+	waitRing(t, r, r.Nodes...)
+	for _, n := range r.Nodes {
+		if want := "on " + addr(n.ID) + " (udpu)"; !strings.Contains(n.Log(), want) {
+			t.Fatalf("node %d does not say it runs %q:\n%s", n.ID, want, n.Log())
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), ringTimeout)
+	defer cancel()
+	var clients []*client.Client
+	for _, n := range r.Nodes {
+		c, err := client.Dial(ctx, n.Socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Join(ctx, "v6"); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	if err := clients[0].Multicast(ctx, "v6", []byte("over ::1"), client.Safe); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		for {
+			ev, err := c.Receive(ctx)
+			if err != nil {
+				t.Fatalf("node %d: %v", i+1, err)
+			}
+			if m, ok := ev.(client.Message); ok {
+				if string(m.Data) != "over ::1" {
+					t.Fatalf("node %d got %q", i+1, m.Data)
+				}
+				break
+			}
 		}
 	}
 }
