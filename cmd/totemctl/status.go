@@ -77,21 +77,28 @@ func membersCommand() *cli.Command {
 	}
 }
 
+// openQueryClient connects for a command that joins no group: done closes the
+// connection once the events (none should come) are drained.
+func openQueryClient(c *cli.Context) (cl *client.Client, done func(), err error) {
+	cl, err = dial(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	drained := drain(cl) // no group is joined, so nothing should come; stay correct if it does
+	return cl, func() { cl.Close(); <-drained }, nil
+}
+
 // withClient runs a query command with a connection that it closes afterwards.
 func withClient(query func(context.Context, *cli.Context, *client.Client) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if c.NArg() > 0 {
 			return cliutil.Usagef("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
 		}
-		cl, err := dial(c)
+		cl, done, err := openQueryClient(c)
 		if err != nil {
 			return err
 		}
-		drained := drain(cl) // no group is joined, so nothing should come; stay correct if it does
-		defer func() {
-			cl.Close()
-			<-drained
-		}()
+		defer done()
 		ctx, cancel := context.WithTimeout(c.Context, dialTimeout)
 		defer cancel()
 		return query(ctx, c, cl)

@@ -44,15 +44,11 @@ func watch(c *cli.Context) error {
 	case count < 0:
 		return cliutil.Usagef("watch: --count must not be negative, got %d", count)
 	}
-	cl, err := dial(c)
+	cl, done, err := openQueryClient(c)
 	if err != nil {
 		return err
 	}
-	drained := drain(cl) // no group is joined, so nothing should come; stay correct if it does
-	defer func() {
-		cl.Close()
-		<-drained
-	}()
+	defer done()
 	w := c.App.Writer
 	clear := isTerminal(w)
 	timer := time.NewTimer(0)

@@ -310,7 +310,13 @@ func (c *Cluster) flush(n *cnode) {
 		c.gs.flush(c, n)
 		return
 	}
-	rd := n.m.Ready()
+	c.actOn(n, n.m.Ready(), nil)
+}
+
+// actOn does what one Ready of n's machine asks: persist, send, log transitions, record
+// each event (and hand it to deliver, if given); it reports whether the Ready held
+// anything to do.
+func (c *Cluster) actOn(n *cnode, rd membership.Ready, deliver func(membership.Event)) bool {
 	if rd.RingSeq != 0 {
 		n.stored = rd.RingSeq
 	}
@@ -326,8 +332,12 @@ func (c *Cluster) flush(n *cnode) {
 	}
 	for _, ev := range rd.Events {
 		c.record(n, ev)
+		if deliver != nil {
+			deliver(ev)
+		}
 	}
 	n.status = n.m.Status().State
+	return len(rd.Multicast)+len(rd.Unicast)+len(rd.Events) > 0 || rd.RingSeq != 0
 }
 
 // maxReactive bounds the faults the reactive nemesis injects in one run.

@@ -122,26 +122,7 @@ func (gs *groupSim) flush(c *Cluster, n *cnode) {
 	gn := gs.nodes[n.id]
 	for range 64 {
 		gs.feed(c, n, gn)
-		rd := n.m.Ready()
-		if rd.RingSeq != 0 {
-			n.stored = rd.RingSeq
-		}
-		for _, p := range rd.Multicast {
-			c.send(n.id, 0, p)
-		}
-		for _, u := range rd.Unicast {
-			c.send(n.id, u.To, u.Packet)
-		}
-		for _, tr := range rd.Transitions {
-			c.note("node %d %v -> %v ring %v (%s)", n.id, tr.From, tr.To, tr.Ring, tr.Reason)
-			c.maybeReact(n, tr.To)
-		}
-		for _, ev := range rd.Events {
-			c.record(n, ev)
-			gs.deliver(c, n, gn, ev)
-		}
-		n.status = n.m.Status().State
-		if len(rd.Multicast)+len(rd.Unicast)+len(rd.Events) == 0 && rd.RingSeq == 0 {
+		if !c.actOn(n, n.m.Ready(), func(ev membership.Event) { gs.deliver(c, n, gn, ev) }) {
 			return
 		}
 	}
