@@ -46,7 +46,10 @@ func TestGroupSimulation(t *testing.T) {
 }
 
 // Regressions: seeds on which the group simulation found a bug, each kept with its name.
-// Those whose bug is still open are skipped, with the bug named.
+// Those whose bug is still open are skipped, with the bug named. Each fixed bug is also a
+// test that keeps the order of events that broke the property and checks the property
+// (named below): a seed stays the scenario it was only while the random draws and the
+// packets stay the same.
 func TestGroupRegressions(t *testing.T) {
 	tests := []struct {
 		name string
@@ -56,20 +59,22 @@ func TestGroupRegressions(t *testing.T) {
 		// The end of a sync barrier applied every held record, then routed all their
 		// events to the group's members as of the last one: a session that joined, was
 		// sent messages and left among them got none of it, others got views twice.
+		// groups.TestBarrierRoutesHeldEventsToTheirMembers.
 		{"barrier routed held events to the final members", 1, false},
 		// A transitional configuration delivered a departed node's join after its members
 		// were dropped: the member came back, on every node of the configuration, a
-		// ghost nothing would remove.
+		// ghost nothing would remove. groups.TestTransitionalIgnoresDepartedNodesRecords.
 		{"departed node's join in a transitional configuration", 4, false},
 		// A final-views failure that was the harness's: it called the run settled while a
-		// message was still on its way to one processor.
+		// message was still on its way to one processor (a bug of the harness, not of a
+		// property: the seed is its test).
 		{"settled before every processor had every message", 7, false},
 		// A receiver met the continuation of a record whose start it had ("broken
 		// fragment stream ... continuation of record N without its start"): the
 		// transitional configuration forgot the partial records of the nodes that left,
 		// though EVS still delivers their old ring's messages in it, and one continued a
 		// record begun before. The daemon had it too: a large message lost across a
-		// configuration change.
+		// configuration change. groups.TestTransitionalKeepsDepartedNodesPartialRecords.
 		{"fragment continuation without its start", 11, false},
 		{"fragment continuation without its start, 2", 17, false},
 		{"fragment continuation without its start, 3", 42, false},
@@ -78,6 +83,7 @@ func TestGroupRegressions(t *testing.T) {
 		// then join again): the checker took the announcement's view and X's rejoin, the
 		// same members and the same member added, for one view. Views now differ by
 		// their changes' reasons too; each side's sequence was right.
+		// clustersim.TestViewsThatDifferOnlyByReasonsAreTwoViews.
 		{"merge views told apart by their reasons", 26, false},
 		{"merge views told apart by their reasons, 2", 54, false},
 	}

@@ -33,6 +33,10 @@ func TestClusterSimulation(t *testing.T) {
 }
 
 // Regressions: seeds on which the simulation once found a bug, each kept with its name.
+// A seed stays the scenario it was only while the random draws and the packets stay the
+// same, so each bug is also a script of TestScripts, which keeps the order of events
+// that broke the property and checks the property itself; the seeds run on as more
+// scenarios.
 func TestClusterRegressions(t *testing.T) {
 	tests := []struct {
 		name string
@@ -40,18 +44,20 @@ func TestClusterRegressions(t *testing.T) {
 	}{
 		// A join that taught the receiver nothing (its fail set came from a processor of
 		// another ring) still restarted the round and was answered with a join: with three
-		// processors disagreeing, a storm growing with every hop.
+		// processors disagreeing, a storm growing with every hop. Script: join-storm.
 		{"join storm on unmergeable fail sets", 12},
 		// Messages a ring delivered during a recovery that was then abandoned were kept and
-		// delivered after the next ring's regular configuration.
+		// delivered after the next ring's regular configuration. Script:
+		// abandoned-recovery.
 		{"abandoned recovery leaked new-ring messages", 6},
 		// With several members re-sending old messages, RetransFlag could be clear for two
 		// rotations while one still had messages queued; a member installed without them.
+		// Script: resend-backlog.
 		{"install before every re-sent message was sequenced", 313},
 		{"install before every re-sent message was sequenced, placement", 1396},
 		// A member still in recovery let the token's aru cover messages that members which
 		// had installed sent; one of them delivered them as safe in a configuration that
-		// the lagging member never installed.
+		// the lagging member never installed. Script: safe-after-install.
 		{"safe delivery in a configuration a member never installed", 11243},
 	}
 	for _, tt := range tests {
