@@ -24,6 +24,10 @@ type Config struct {
 	// picks a random one, which is what a replica that restarts empty needs: it must not
 	// reuse the sequence numbers of an earlier life.
 	ClientID uint64
+	// Instance tags this run of the replica in its ballots, so that a replica restarted
+	// with the same member identity never repeats one of an earlier life. Zero picks a
+	// random one; a simulation that must replay from its seed sets it.
+	Instance uint64
 	// MaxClients bounds the clients the duplicate cache remembers. Default 1024.
 	MaxClients int
 	// ResultsPerClient bounds the results cached per client. Default 128: at least the

@@ -102,8 +102,22 @@
 // State is in memory. Each replica keeps the index of commands applied (Status.Applied)
 // and a hash chain over them, which is what a disk log of the applied commands, and
 // snapshots on disk, would be keyed by. Until then a replica that restarts comes back
-// empty, and if every replica holding the latest state is lost, the others wait
-// (ErrNotReady) rather than start from an older one.
+// empty. If every replica holding the latest state is lost, the others wait
+// (ErrNotReady) rather than start from an older one, as long as one of them knows that
+// a later epoch was established; replicas that never heard of it (they were in a
+// minority while it was) cannot know, and go on from the older state they hold. So the
+// answers are durable while some replica holding the latest state survives, which the
+// loss of any minority of the replicas never prevents; the replica simulation
+// (TestReplicaSimulation) checks every answer against that rule.
+//
+// # Driving a replica yourself
+//
+// Run drives a replica from its channel on goroutines of its own. A caller that must
+// control every step (the seeded simulation of the whole stack, or a test) instead
+// hands it each event with Step, takes what it wants multicast with TakeOutgoing, and
+// proposes with ProposeAsync, whose callback runs inside the Step that settles it; the
+// replica then starts no goroutine, and with Config.ClientID and Config.Instance set it
+// draws no randomness either.
 //
 // # Remote clients
 //

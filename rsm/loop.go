@@ -207,6 +207,11 @@ func (r *Replica) settleDelivered() {
 			r.holdLocked(w, r.qry.Query(w.query), nil, func() { r.removeReadLocked(seq, w) })
 		}
 	}
+	// The position may be stable already: after a state transfer, every member may have
+	// reported the epoch's start long before, and no further report need ever come (a
+	// quiet group). Found by the replica simulation (TestReplicaRegressions):
+	// the answers waited for traffic that never came.
+	r.releaseStableLocked()
 }
 
 func lookupResult(res []byte, st dupState) ([]byte, error) {

@@ -40,6 +40,28 @@ func (r *Replica) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 	return r.wait(ctx, w, func() { r.dropCmd(c, w) })
 }
 
+// ProposeAsync is Propose without the wait: it sends cmd and returns; done is called
+// once with what Propose would have returned, from within the Step that settles it
+// (with the replica's lock held: done must not call the replica). It is for a replica
+// driven by Step, whose caller cannot block; an error means nothing was sent and done
+// will not be called.
+func (r *Replica) ProposeAsync(cmd []byte, done func(res []byte, err error)) error {
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
+	r.nextSeq++
+	c := Command{Client: r.cfg.ClientID, Seq: r.nextSeq, Data: cmd}
+	w, err := r.registerCmd(c)
+	if err != nil {
+		return err
+	}
+	w.notify = done
+	if err := r.send(context.Background(), kindCmd, c); err != nil {
+		r.dropCmd(c, w)
+		return err
+	}
+	return nil
+}
+
 // Do is Propose for a command that carries its own client id and sequence number: a
 // client that got no answer retries the same Command, here or at another replica, and
 // it is applied at most once (the cached result is returned, see Config.MaxClients and
@@ -93,7 +115,7 @@ func (r *Replica) admitLocked() error {
 	switch {
 	case r.stopped:
 		return ErrStopped
-	case !r.started || !r.pub.HaveView:
+	case !(r.started || r.stepped) || !r.pub.HaveView:
 		return ErrNotReady
 	case !r.pub.Quorum:
 		return ErrNoQuorum
@@ -163,6 +185,9 @@ func finishLocked(w *waiter, res []byte, err error) {
 	default:
 		w.res, w.err = res, err
 		close(w.done)
+		if w.notify != nil {
+			w.notify(res, err)
+		}
 	}
 }
 

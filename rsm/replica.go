@@ -31,6 +31,7 @@ type Replica struct {
 	pubBlocked bool
 	started    bool
 	stopped    bool
+	stepped    bool          // driven by Step, not Run
 	done       chan struct{} // closed when Run returns
 	cmds       map[cmdKey][]*waiter
 	reads      map[uint64]*waiter
@@ -90,8 +91,9 @@ type waiter struct {
 	done      chan struct{}
 	res       []byte
 	err       error
-	delivered bool   // ordered while the replica was not ready: look the result up later
-	query     []byte // reads
+	delivered bool                // ordered while the replica was not ready: look the result up later
+	query     []byte              // reads
+	notify    func([]byte, error) // ProposeAsync's callback
 }
 
 // New returns a replica of sm that talks through ch. It starts nothing: call Run.
@@ -102,8 +104,11 @@ func New(cfg Config, sm StateMachine, ch Channel) (*Replica, error) {
 	if cfg.ClientID == 0 {
 		cfg.ClientID = rand.Uint64() | 1
 	}
+	if cfg.Instance == 0 {
+		cfg.Instance = rand.Uint64()
+	}
 	r := &Replica{
-		cfg: cfg, sm: sm, ch: ch, self: ch.Self(), inst: rand.Uint64(),
+		cfg: cfg, sm: sm, ch: ch, self: ch.Self(), inst: cfg.Instance,
 		done:  make(chan struct{}),
 		cmds:  make(map[cmdKey][]*waiter),
 		reads: make(map[uint64]*waiter),
@@ -125,9 +130,9 @@ func New(cfg Config, sm StateMachine, ch Channel) (*Replica, error) {
 // exchange. Run may be called once.
 func (r *Replica) Run(ctx context.Context) error {
 	r.mu.Lock()
-	if r.started {
+	if r.started || r.stepped {
 		r.mu.Unlock()
-		return errors.New("rsm: Run called twice")
+		return errors.New("rsm: Run called twice, or on a replica that Step drives")
 	}
 	r.started = true
 	r.mu.Unlock()
@@ -139,6 +144,43 @@ func (r *Replica) Run(ctx context.Context) error {
 	wg.Wait()
 	r.stop()
 	return err
+}
+
+// Step handles one event of the group, in the agreed order, on the caller's goroutine:
+// what Run does with each event the channel receives. It is for a caller that drives the
+// replica itself (the seeded simulation) instead of calling Run; it then takes the
+// protocol messages the replica wants multicast with TakeOutgoing after each Step. An
+// error means the replica cannot go on (see Run).
+func (r *Replica) Step(ev Event) error {
+	r.mu.Lock()
+	if r.started {
+		r.mu.Unlock()
+		return errors.New("rsm: Step on a replica that Run drives")
+	}
+	r.stepped = true
+	r.mu.Unlock()
+	return r.handle(ev)
+}
+
+// Outgoing is a protocol message a replica driven by Step wants multicast to its group,
+// with safe delivery unless Agreed.
+type Outgoing struct {
+	Data   []byte
+	Agreed bool
+}
+
+// TakeOutgoing removes and returns the protocol messages waiting to be sent, in the
+// order Run would send them: control messages first, then snapshot chunks. For a
+// replica driven by Step.
+func (r *Replica) TakeOutgoing() []Outgoing {
+	var out []Outgoing
+	for {
+		m, ok := r.out.next()
+		if !ok {
+			return out
+		}
+		out = append(out, Outgoing{Data: m.b, Agreed: m.agreed})
+	}
 }
 
 func (r *Replica) loop(ctx context.Context) error {

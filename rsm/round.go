@@ -113,6 +113,7 @@ func (r *Replica) complete(rd *round) {
 	r.unhold()
 	r.stab.reset(rd.ballot, rd.members)
 	r.out.stream(nil)
+	r.abandonTransfer()
 	switch {
 	case d.bootstrap, d.source == r.self, !d.needsTransfer(rd.acks[r.self]):
 		r.synced, r.await = true, nil

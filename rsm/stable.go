@@ -70,12 +70,17 @@ func (r *Replica) onStable(from Member, m *stableMsg) {
 	if from == r.self {
 		r.stab.inFlight = false
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releaseStableLocked()
+}
+
+// releaseStableLocked answers the held waiters whose positions every member delivered.
+func (r *Replica) releaseStableLocked() {
 	low, ok := r.stab.low()
 	if !ok {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	i := 0
 	for ; i < len(r.stab.held) && r.stab.held[i].pos <= low; i++ {
 		h := r.stab.held[i]

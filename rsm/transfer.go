@@ -98,7 +98,7 @@ func (r *Replica) onChunk(from Member, c *chunkMsg) error {
 	}
 	if c.Index != t.next {
 		r.log.Error("rsm: abandoning state transfer", "err", errChunkOrder, "got", c.Index, "want", t.next)
-		r.await = nil
+		r.abandonTransfer()
 		return nil
 	}
 	t.next++
@@ -111,6 +111,28 @@ func (r *Replica) onChunk(from Member, c *chunkMsg) error {
 		return nil
 	}
 	return r.finishTransfer(t)
+}
+
+// abandonTransfer gives up the state transfer in progress, if any (a newer round
+// decided another, or the stream broke). The commands and reads ordered after its cut
+// were never applied here: their waiters are marked delivered, so that once this replica
+// is ready in a later epoch their results are looked up in that epoch's state (reads
+// evaluated), as for anything ordered while it could not answer. Dropping them instead
+// left their Proposes waiting for ever (found by the replica simulation: a replica whose
+// transfer was replaced by a newer round's).
+func (r *Replica) abandonTransfer() {
+	t := r.await
+	if t == nil {
+		return
+	}
+	r.await = nil
+	for _, o := range t.buffered {
+		if o.kind == kindRead {
+			r.onRead(o.m) // not ready: marks it delivered
+		} else {
+			r.settleCmd(o.m, nil, nil, false)
+		}
+	}
 }
 
 // finishTransfer restores the snapshot, replays what was ordered after the cut, and
