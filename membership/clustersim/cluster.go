@@ -103,6 +103,9 @@ type ClusterParams struct {
 	Reactive float64
 	Config   func(wire.NodeID) membership.Config
 	Liveness time.Duration // 0: LivenessBound
+	// Calm is a quiet start: no fault before it (the nemesis's actions and the fault
+	// phase are shifted by it, and the reactive nemesis waits for it).
+	Calm time.Duration
 }
 
 // String summarises the scenario's parameters on one line, for test names and failure
@@ -238,6 +241,13 @@ func newCluster(seed uint64, p ClusterParams, gs *groupSim) (*Cluster, error) {
 	if p.Liveness == 0 {
 		p.Liveness = LivenessBound
 	}
+	if p.Calm > 0 {
+		p.Nemesis = slices.Clone(p.Nemesis)
+		for i := range p.Nemesis {
+			p.Nemesis[i].At += p.Calm
+		}
+		p.Faults += p.Calm
+	}
 	c := &Cluster{
 		p: p, seed: seed,
 		net:     simnet.New(seed, simnet.Config{Link: p.Link}),
@@ -346,7 +356,7 @@ const maxReactive = 12
 // maybeReact injects a fault right as a processor starts a membership change, so that
 // faults land during Gather, Commit and Recovery and cascade.
 func (c *Cluster) maybeReact(n *cnode, to membership.State) {
-	if c.faultsOver || c.reactive >= maxReactive || to == membership.Operational || to == membership.Left ||
+	if c.faultsOver || c.now < c.p.Calm || c.reactive >= maxReactive || to == membership.Operational || to == membership.Left ||
 		c.rng.Float64() >= c.p.Reactive {
 		return
 	}

@@ -56,6 +56,7 @@ type groupSim struct {
 	hist    GroupHistory
 	step    int64 // orders every logged event of the run
 	nextPID uint32
+	rsm     *rsmSim // when set, a replica on every processor (rsmsim.go)
 }
 
 // gnode is one processor's group layer in its current incarnation.
@@ -69,6 +70,8 @@ type gnode struct {
 	// by group, members and changes (ViewID.K).
 	cause Cause
 	views map[string]int
+	// replica is the processor's rsm replica (replica simulation only).
+	replica *simReplica
 }
 
 // simSession is one open session of the workload.
@@ -100,7 +103,11 @@ func (gs *groupSim) start(c *Cluster, n *cnode) error {
 	}
 	inc := &IncarnationLog{Node: n.id, Index: len(gs.hist.Incarnations)}
 	gs.hist.Incarnations = append(gs.hist.Incarnations, inc)
-	gs.nodes[n.id] = &gnode{g: g, inc: inc, members: 1}
+	gn := &gnode{g: g, inc: inc, members: 1}
+	gs.nodes[n.id] = gn
+	if gs.rsm != nil {
+		return gs.startReplica(c, n, gn)
+	}
 	return nil
 }
 
@@ -113,6 +120,10 @@ func (gs *groupSim) crash(c *Cluster, n *cnode) {
 		s.log.add(GroupEvent{Kind: GCrash, Step: step, At: c.now})
 	}
 	gn.sessions = nil
+	if gn.replica != nil {
+		gn.replica = nil // its operations waiting for an answer get none
+		gs.replicaGone(c)
+	}
 }
 
 // flush acts on a processor's outputs until there are none, as totem.Node.flush does:
@@ -240,6 +251,10 @@ func (gs *groupSim) applyGroups(c *Cluster, n *cnode, gn *gnode) {
 	// members and changes at this node.
 	ids := map[*groups.View]ViewID{}
 	for _, d := range rd.Deliveries {
+		if gn.replica != nil && d.Session == gn.replica.handle {
+			gs.stepReplica(c, n, gn, d.Event)
+			continue
+		}
 		s := gn.session(d.Session)
 		if s == nil {
 			c.fail("node %d: delivery to session %d, which is not open", n.id, d.Session)
@@ -322,6 +337,11 @@ func (gs *groupSim) messageSize() int {
 func (gs *groupSim) workload(c *Cluster, n *cnode) {
 	gn := gs.nodes[n.id]
 	n.nextSend = c.now + c.interval()
+	if gs.rsm != nil && gs.rng.IntN(3) == 0 {
+		gs.propose(c, n, gn)
+		c.flush(n)
+		return
+	}
 	k := gs.rng.IntN(100)
 	switch {
 	case len(gn.sessions) == 0 || k < 4 && len(gn.sessions) < groupMaxSessions:
@@ -412,7 +432,7 @@ func (gs *groupSim) settled(c *Cluster) bool {
 			return false
 		}
 	}
-	return true
+	return gs.rsm == nil || gs.replicasQuiet(c)
 }
 
 // GroupResult is the outcome of one run of the group simulation.
@@ -446,7 +466,10 @@ func (r GroupResult) Report(tail int) string {
 // RunGroupCluster runs one seed of the group simulation and checks its history against
 // EVS and the group view properties.
 func RunGroupCluster(seed uint64, p ClusterParams) GroupResult {
-	gs := newGroupSim(seed)
+	return runGroups(seed, p, newGroupSim(seed))
+}
+
+func runGroups(seed uint64, p ClusterParams, gs *groupSim) GroupResult {
 	c, err := newCluster(seed, p, gs)
 	if err != nil {
 		return GroupResult{ClusterResult: ClusterResult{Seed: seed, Params: p, Err: err}}
@@ -454,15 +477,21 @@ func RunGroupCluster(seed uint64, p ClusterParams) GroupResult {
 	c.run()
 	res := GroupResult{ClusterResult: c.result(), Groups: gs.hist}
 	if c.err == nil {
-		// Settled: the final tables are the reference of the final-views check.
+		// Settled: the final tables are the reference of the final-views check (of the
+		// workload's groups; the replicas' group has no session logs).
 		res.Groups.Final = make(map[wire.NodeID]map[string][]groups.Member)
 		for id, gn := range gs.nodes {
 			table, _ := gn.g.Groups()
 			final := make(map[string][]groups.Member, len(table))
 			for g, ms := range table {
-				final[g] = slices.Clone(ms)
+				if g != rsmGroup {
+					final[g] = slices.Clone(ms)
+				}
 			}
 			res.Groups.Final[id] = final
+		}
+		if gs.rsm != nil {
+			gs.finalReplicas(c)
 		}
 	}
 	res.Sessions = len(res.Groups.Sessions)
