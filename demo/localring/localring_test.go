@@ -167,6 +167,17 @@ func TestIPv6LoopbackRing(t *testing.T) {
 		}
 		clients = append(clients, c)
 	}
+	// A Join returns once the join is queued; the message must be ordered after all
+	// three, which it is once the sender has seen a view of them all.
+	for {
+		ev, err := clients[0].Receive(ctx)
+		if err != nil {
+			t.Fatalf("node 1, waiting for a view of three: %v", err)
+		}
+		if v, ok := ev.(client.View); ok && len(v.Members) == len(clients) {
+			break
+		}
+	}
 	if err := clients[0].Multicast(ctx, "v6", []byte("over ::1"), client.Safe); err != nil {
 		t.Fatal(err)
 	}
