@@ -88,14 +88,33 @@ func (r *Replica) Read(ctx context.Context, query []byte) ([]byte, error) {
 	if r.qry == nil {
 		return r.Propose(ctx, query)
 	}
+	w, drop, err := r.startRead(ctx, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	return r.wait(ctx, w, drop)
+}
+
+// ReadAsync is Read without the wait, as ProposeAsync is Propose: done is called once,
+// from within the Step that settles the read.
+func (r *Replica) ReadAsync(query []byte, done func(res []byte, err error)) error {
+	if r.qry == nil {
+		return r.ProposeAsync(query, done)
+	}
+	_, _, err := r.startRead(context.Background(), query, done)
+	return err
+}
+
+// startRead registers a read and sends it; drop forgets it.
+func (r *Replica) startRead(ctx context.Context, query []byte, notify func([]byte, error)) (w *waiter, drop func(), err error) {
 	r.readMu.Lock()
 	r.nextRead++
 	seq := r.nextRead
 	r.readMu.Unlock()
-	w := &waiter{done: make(chan struct{}), query: query}
-	drop := func() { r.dropRead(seq, w) }
+	w = &waiter{done: make(chan struct{}), query: query, notify: notify}
+	drop = func() { r.dropRead(seq, w) }
 	r.mu.Lock()
-	err := r.admitLocked()
+	err = r.admitLocked()
 	if err == nil {
 		r.reads[seq] = w
 	}
@@ -105,9 +124,9 @@ func (r *Replica) Read(ctx context.Context, query []byte) ([]byte, error) {
 	}
 	if err != nil {
 		drop()
-		return nil, err
+		return nil, nil, err
 	}
-	return r.wait(ctx, w, drop)
+	return w, drop, nil
 }
 
 // admitLocked fails fast when this replica cannot serve.

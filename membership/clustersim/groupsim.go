@@ -338,7 +338,11 @@ func (gs *groupSim) workload(c *Cluster, n *cnode) {
 	gn := gs.nodes[n.id]
 	n.nextSend = c.now + c.interval()
 	if gs.rsm != nil && gs.rng.IntN(3) == 0 {
-		gs.propose(c, n, gn)
+		if gs.rng.IntN(4) == 0 {
+			gs.read(c, n, gn)
+		} else {
+			gs.propose(c, n, gn)
+		}
 		c.flush(n)
 		return
 	}

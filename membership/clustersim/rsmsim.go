@@ -46,6 +46,16 @@ type ReplicaOp struct {
 	Gen      int   // the history it was answered in (ReplicaHistory.Generation)
 }
 
+// ReplicaRead is one linearizable read a replica was asked for: the length of the log.
+type ReplicaRead struct {
+	Node     wire.NodeID
+	Invoke   int64
+	Complete int64  // 0: no answer
+	Len      uint64 // the answer: how many operations the log held
+	Err      error
+	Gen      int // the history it was answered in
+}
+
 // ReplicaFinal is a replica's state when the run settled.
 type ReplicaFinal struct {
 	Node   wire.NodeID
@@ -57,6 +67,7 @@ type ReplicaFinal struct {
 type ReplicaHistory struct {
 	Seed  uint64
 	Ops   []*ReplicaOp
+	Reads []*ReplicaRead
 	Final []ReplicaFinal // every replica alive at the end, by node
 	// Refused counts proposals refused at once (no quorum, not ready): nothing was sent.
 	Refused int
@@ -87,6 +98,11 @@ func (l *logMachine) Apply(cmd []byte) []byte {
 		return nil
 	}
 	l.ids = append(l.ids, binary.BigEndian.Uint64(cmd))
+	return binary.BigEndian.AppendUint64(nil, uint64(len(l.ids)))
+}
+
+// Query answers a read: the log's length.
+func (l *logMachine) Query([]byte) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(len(l.ids)))
 }
 
@@ -226,6 +242,33 @@ func (gs *groupSim) propose(c *Cluster, n *cnode, gn *gnode) {
 	gs.rsm.hist.Ops = append(gs.rsm.hist.Ops, op)
 }
 
+// read asks the processor's replica how long the log is, linearizably.
+func (gs *groupSim) read(c *Cluster, n *cnode, gn *gnode) {
+	sr := gn.replica
+	if sr == nil || sr.inFlight >= rsmMaxInFlight {
+		return
+	}
+	rd := &ReplicaRead{Node: n.id, Invoke: gs.nextStep()}
+	err := sr.r.ReadAsync(nil, func(res []byte, err error) {
+		sr.inFlight--
+		rd.Complete, rd.Gen = gs.step, gs.rsm.hist.Generation
+		switch {
+		case err != nil:
+			rd.Err = err
+		case len(res) != 8:
+			rd.Err = fmt.Errorf("answer %x is not a length", res)
+		default:
+			rd.Len = binary.BigEndian.Uint64(res)
+		}
+	})
+	if err != nil {
+		gs.rsm.hist.Refused++
+		return
+	}
+	sr.inFlight++
+	gs.rsm.hist.Reads = append(gs.rsm.hist.Reads, rd)
+}
+
 // rsmSim is the replicas' part of a group simulation.
 type rsmSim struct {
 	hist    ReplicaHistory
@@ -249,6 +292,10 @@ const (
 	// RSMRealTime: an operation answered before another was invoked comes before it in
 	// the log (linearizability, with RSM-3).
 	RSMRealTime RSMProperty = "RSM-4 real-time-order"
+	// RSMReads: a read's answer is a length of the final log that holds every operation
+	// answered before the read was invoked and none invoked after it was answered, and
+	// a read answered before another was invoked answered no more than it.
+	RSMReads RSMProperty = "RSM-6 linearizable-reads"
 	// RSMLive: after the faults every processor is up in one ring, so every replica
 	// must end up ready (Config.Replicas of them are present) unless no surviving
 	// replica holds the latest state, which the history shows.
@@ -325,6 +372,7 @@ func CheckReplicas(h ReplicaHistory) []RSMViolation {
 			report(RSMDurable, "operation %d (node %d) was answered with index %d, but is %s", op.ID, op.Node, op.Index, where)
 		}
 	}
+	checkReads(h, ref, at, answered, report)
 	// Real time: sorted by invocation, each answered operation must come after every
 	// operation answered before it was invoked.
 	slices.SortFunc(answered, func(a, b *ReplicaOp) int { return int(a.Invoke - b.Invoke) })
@@ -372,6 +420,40 @@ func (gs *groupSim) replicaGone(c *Cluster) {
 	h.LatestEpoch = survivors
 }
 
+// checkReads checks every read answered in the final history against the final log
+// (at: each operation's index in it) and the answered operations.
+func checkReads(h ReplicaHistory, ref *ReplicaFinal, at map[uint64]uint64, answered []*ReplicaOp, report func(RSMProperty, string, ...any)) {
+	var reads []*ReplicaRead
+	for _, rd := range h.Reads {
+		if rd.Complete != 0 && rd.Err == nil && rd.Gen == h.Generation {
+			reads = append(reads, rd)
+		}
+	}
+	for _, rd := range reads {
+		if rd.Len > uint64(len(ref.Log)) {
+			report(RSMReads, "node %d read a log of %d operations; the final log holds %d", rd.Node, rd.Len, len(ref.Log))
+		}
+		for _, op := range answered {
+			if op.Complete < rd.Invoke && op.Index > rd.Len {
+				report(RSMReads, "node %d read a log of %d operations after operation %d was answered with index %d", rd.Node, rd.Len, op.ID, op.Index)
+				break
+			}
+		}
+		for _, op := range h.Ops {
+			if i := at[op.ID]; op.Invoke > rd.Complete && i != 0 && i <= rd.Len {
+				report(RSMReads, "node %d read a log of %d operations, which holds operation %d (index %d), invoked after the answer", rd.Node, rd.Len, op.ID, i)
+				break
+			}
+		}
+		for _, other := range reads {
+			if other.Complete < rd.Invoke && other.Len > rd.Len {
+				report(RSMReads, "node %d read %d operations after node %d had read %d", rd.Node, rd.Len, other.Node, other.Len)
+				break
+			}
+		}
+	}
+}
+
 // finalReplicas records the state of every replica alive at the end.
 func (gs *groupSim) finalReplicas(c *Cluster) {
 	for _, n := range c.nodes {
@@ -402,6 +484,7 @@ type ReplicaResult struct {
 	Replicas          ReplicaHistory
 	ReplicaViolations []RSMViolation
 	Answered          int // operations answered with an index
+	ReadsAnswered     int // reads answered with a length
 	Ready             int // replicas ready at the end
 }
 
@@ -438,6 +521,11 @@ func RunReplicaCluster(seed uint64, p ClusterParams) ReplicaResult {
 	for _, op := range res.Replicas.Ops {
 		if op.Complete != 0 && op.Err == nil {
 			res.Answered++
+		}
+	}
+	for _, rd := range res.Replicas.Reads {
+		if rd.Complete != 0 && rd.Err == nil {
+			res.ReadsAnswered++
 		}
 	}
 	for _, f := range res.Replicas.Final {

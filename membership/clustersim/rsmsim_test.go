@@ -17,7 +17,7 @@ func cleanReplicaHistory(t *testing.T) ReplicaHistory {
 	if res.Failed() {
 		t.Fatalf("the reference run fails: %s", res.Report(10))
 	}
-	if res.Answered < 10 || res.Ready < 2 {
+	if res.Answered < 10 || res.ReadsAnswered < 2 || res.Ready < 2 {
 		t.Fatalf("the reference run answered %d operations with %d replicas ready: too few to break", res.Answered, res.Ready)
 	}
 	return res.Replicas
@@ -47,6 +47,16 @@ func answeredOps(h ReplicaHistory) []*ReplicaOp {
 	}
 	slices.SortFunc(out, func(a, b *ReplicaOp) int { return int(a.Index) - int(b.Index) })
 	return out
+}
+
+// answeredRead returns a read answered in the final history.
+func answeredRead(h ReplicaHistory) *ReplicaRead {
+	for _, rd := range h.Reads {
+		if rd.Complete != 0 && rd.Err == nil && rd.Gen == h.Generation {
+			return rd
+		}
+	}
+	panic("no read answered in the reference run")
 }
 
 // Each property of the replicated log, broken by hand in an otherwise clean history, is
@@ -83,6 +93,18 @@ func TestCheckReplicasReportsEachProperty(t *testing.T) {
 			first, last := ops[0], ops[len(ops)-1]
 			last.Complete = first.Invoke - 1
 			last.Invoke = last.Complete - 1
+		}},
+		{RSMReads, func(h *ReplicaHistory) { // a read that missed an operation answered before it
+			rd := answeredRead(*h)
+			rd.Len, rd.Invoke = 0, answeredOps(*h)[0].Complete+1
+			rd.Complete = max(rd.Complete, rd.Invoke+1)
+		}},
+		{RSMReads, func(h *ReplicaHistory) { // a read that saw an operation invoked after it
+			rd := answeredRead(*h)
+			rd.Complete, rd.Invoke = 0, 0
+			rd.Complete = answeredOps(*h)[len(answeredOps(*h))-1].Invoke - 1
+			rd.Invoke = rd.Complete - 1
+			rd.Len = uint64(len(h.Final[0].Log))
 		}},
 		{RSMLive, func(h *ReplicaHistory) { // a replica left not ready beside one that holds the latest state
 			h.Final[len(h.Final)-1].Status.Ready = false
