@@ -34,6 +34,14 @@ func hasQuorum(n, replicas int) bool { return 2*n > replicas && n <= replicas }
 //     lowest member. If no member holds it, nothing is established (blocked): the latest
 //     state may hold results already returned to clients, and a member that completed
 //     that epoch without its state cannot rebuild it.
+//   - the members that completed a round in their present life (the others restarted
+//     empty, or are new) must be a majority of the expected replicas, unless every
+//     replica is present: only they carry what the epochs before knew. A majority
+//     view of which most members restarted empty may not hold a single member of the
+//     view that established the latest epoch, and would continue an older one beside
+//     it (found by the replica simulation, seed 387: a majority of two members that
+//     knew epoch 1 and three restarted empty established a second epoch 2 from the
+//     older state; when the sides merged, the answers of the real epoch 2 were lost).
 //   - a cluster where no member ever completed a round starts from the initial state,
 //     but only with every expected replica present (like Corosync's wait_for_all), so
 //     that replicas restarted empty cannot start a second history beside a replica
@@ -51,6 +59,9 @@ func decide(replicas int, members []Member, acks map[Member]status) decision {
 	if latest.isZero() {
 		return decision{bootstrap: len(members) == replicas, blocked: len(members) != replicas, source: members[0]}
 	}
+	if len(members) != replicas && !hasQuorum(knowing(members, acks), replicas) {
+		return decision{blocked: true}
+	}
 	d := decision{blocked: true}
 	for _, m := range members { // sorted: ties go to the lowest member
 		st := acks[m]
@@ -59,6 +70,17 @@ func decide(replicas int, members []Member, acks map[Member]status) decision {
 		}
 	}
 	return d
+}
+
+// knowing counts the members that completed a round in their present life.
+func knowing(members []Member, acks map[Member]status) int {
+	n := 0
+	for _, m := range members {
+		if !acks[m].Epoch.isZero() {
+			n++
+		}
+	}
+	return n
 }
 
 // needsTransfer says whether a member that reported st must take the source's snapshot.

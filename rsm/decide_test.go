@@ -39,6 +39,25 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// Of five replicas, a majority view whose members mostly restarted empty may not know the
+// latest epoch: it waits for more members that completed a round, or for all five.
+func TestDecideNeedsAMajorityThatKnows(t *testing.T) {
+	ms := []Member{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}
+	old := status{Epoch: ballot{K: 1, Inst: 7}, Synced: true, Applied: 21, Digest: []byte("old")}
+	acks := map[Member]status{ms[0]: old, ms[1]: old, ms[2]: {}, ms[3]: {}, ms[4]: {}}
+	if d := decide(5, ms[:4], acks); !d.blocked {
+		t.Fatalf("four of five, two of them empty: decide = %+v, want blocked", d)
+	}
+	acks[ms[2]] = old
+	if d := decide(5, ms[:4], acks); d.blocked || d.source != ms[0] {
+		t.Fatalf("four of five, three knowing: decide = %+v, want the state of %v", d, ms[0])
+	}
+	acks[ms[2]] = status{}
+	if d := decide(5, ms, acks); d.blocked || d.source != ms[0] {
+		t.Fatalf("all five present: decide = %+v, want the state of %v", d, ms[0])
+	}
+}
+
 func TestNeedsTransfer(t *testing.T) {
 	src := status{Epoch: ballot{K: 2}, Synced: true, Applied: 5, Digest: []byte("d")}
 	d := decision{source: Member{1, 1}, src: src}

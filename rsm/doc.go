@@ -38,7 +38,11 @@
 //     that state may hold results already returned, and only its holders can bring it;
 //   - a cluster where no replica ever completed a round starts from the initial state,
 //     but only with all Replicas present, so that replicas that restarted empty never
-//     start a second history beside one that holds the first (Corosync's wait_for_all).
+//     start a second history beside one that holds the first (Corosync's wait_for_all);
+//   - otherwise the members that completed a round in their present life must be a
+//     majority of Replicas, unless all Replicas are present: a majority view made mostly
+//     of replicas restarted empty may share no member with the view that established the
+//     latest epoch, and would continue an older one beside it.
 //
 // The EVS edge case. When a majority view splits, totem delivers the old view's messages
 // on both sides up to each side's transitional configuration, and each side then gets a

@@ -51,6 +51,11 @@ func TestReplicaRegressions(t *testing.T) {
 		// TestQuietGroupAnswersAfterTransfer keeps its order of events.
 		{"answers held at a position already stable", 436},
 		{"answers held at a position already stable, 2", 1026},
+		// Five of nine replicas, three of them restarted empty and two that knew only
+		// epoch 1, made a majority view and established a second epoch 2 from the older
+		// state; at the merge its ballot beat the real epoch 2's, whose answers were lost
+		// (RSM-3). TestDecideNeedsAMajorityThatKnows keeps the rule.
+		{"a majority restarted empty continued an older epoch", 387},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
