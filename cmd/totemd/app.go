@@ -297,10 +297,10 @@ func load(c *cli.Context) (*settings, error) {
 			return nil, inFile(err, "node-id", "listen", "mcast")
 		}
 	}
-	if s.tokenTimeout, err = time.ParseDuration(strings.TrimSpace(get("token-timeout"))); err != nil || s.tokenTimeout < 30*time.Millisecond {
+	if s.tokenTimeout, err = time.ParseDuration(get("token-timeout")); err != nil || s.tokenTimeout < 30*time.Millisecond {
 		return nil, inFile(fmt.Errorf("--token-timeout must be a duration of at least 30ms"), "token-timeout")
 	}
-	coefficient, err := time.ParseDuration(strings.TrimSpace(get("token-coefficient")))
+	coefficient, err := time.ParseDuration(get("token-coefficient"))
 	if err != nil || coefficient < 0 {
 		return nil, inFile(fmt.Errorf("--token-coefficient must be a duration of at least 0s"), "token-coefficient")
 	}
@@ -329,7 +329,7 @@ func load(c *cli.Context) (*settings, error) {
 	if s.eventQueueBytes, err = atoi(get("event-queue-bytes")); err != nil || s.eventQueueBytes < 1<<16 {
 		return nil, inFile(fmt.Errorf("--event-queue-bytes must be at least 65536"), "event-queue-bytes")
 	}
-	if s.helloTimeout, err = time.ParseDuration(strings.TrimSpace(get("hello-timeout"))); err != nil || s.helloTimeout < 10*time.Millisecond {
+	if s.helloTimeout, err = time.ParseDuration(get("hello-timeout")); err != nil || s.helloTimeout < 10*time.Millisecond {
 		return nil, inFile(fmt.Errorf("--hello-timeout must be a duration of at least 10ms"), "hello-timeout")
 	}
 	if s.unauthenticated, err = strconv.ParseBool(get("unauthenticated")); err != nil {
