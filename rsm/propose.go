@@ -25,16 +25,8 @@ type Command struct {
 // the state; after the command is sent, ErrNoQuorum means its outcome is unknown.
 // Concurrent Proposes are fine; they share this replica's client id.
 func (r *Replica) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
-	r.sendMu.Lock()
-	r.nextSeq++
-	c := Command{Client: r.cfg.ClientID, Seq: r.nextSeq, Data: cmd}
-	w, err := r.registerCmd(c)
-	if err == nil {
-		err = r.send(ctx, kindCmd, c)
-	}
-	r.sendMu.Unlock()
+	c, w, err := r.proposeCmd(ctx, cmd, nil)
 	if err != nil {
-		r.dropCmd(c, w)
 		return nil, err
 	}
 	return r.wait(ctx, w, func() { r.dropCmd(c, w) })
@@ -46,20 +38,26 @@ func (r *Replica) Propose(ctx context.Context, cmd []byte) ([]byte, error) {
 // driven by Step, whose caller cannot block; an error means nothing was sent and done
 // will not be called.
 func (r *Replica) ProposeAsync(cmd []byte, done func(res []byte, err error)) error {
+	_, _, err := r.proposeCmd(context.Background(), cmd, done)
+	return err
+}
+
+// proposeCmd numbers cmd with this replica's client id, registers its waiter (with
+// notify, for ProposeAsync) and sends it; on an error nothing stays registered.
+func (r *Replica) proposeCmd(ctx context.Context, cmd []byte, notify func([]byte, error)) (Command, *waiter, error) {
 	r.sendMu.Lock()
-	defer r.sendMu.Unlock()
 	r.nextSeq++
 	c := Command{Client: r.cfg.ClientID, Seq: r.nextSeq, Data: cmd}
-	w, err := r.registerCmd(c)
+	w, err := r.registerCmd(c, notify)
+	if err == nil {
+		err = r.send(ctx, kindCmd, c)
+	}
+	r.sendMu.Unlock()
 	if err != nil {
-		return err
-	}
-	w.notify = done
-	if err := r.send(context.Background(), kindCmd, c); err != nil {
 		r.dropCmd(c, w)
-		return err
+		return c, nil, err
 	}
-	return nil
+	return c, w, nil
 }
 
 // Do is Propose for a command that carries its own client id and sequence number: a
@@ -67,7 +65,7 @@ func (r *Replica) ProposeAsync(cmd []byte, done func(res []byte, err error)) err
 // it is applied at most once (the cached result is returned, see Config.MaxClients and
 // ResultsPerClient for how long).
 func (r *Replica) Do(ctx context.Context, c Command) ([]byte, error) {
-	w, err := r.registerCmd(c)
+	w, err := r.registerCmd(c, nil)
 	if err == nil {
 		err = r.send(ctx, kindCmd, c)
 	}
@@ -144,13 +142,13 @@ func (r *Replica) admitLocked() error {
 	return nil
 }
 
-func (r *Replica) registerCmd(c Command) (*waiter, error) {
+func (r *Replica) registerCmd(c Command, notify func([]byte, error)) (*waiter, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.admitLocked(); err != nil {
 		return nil, err
 	}
-	w := &waiter{done: make(chan struct{})}
+	w := &waiter{done: make(chan struct{}), notify: notify}
 	k := cmdKey{c.Client, c.Seq}
 	r.cmds[k] = append(r.cmds[k], w)
 	return w, nil

@@ -20,7 +20,6 @@ type Replica struct {
 	qry  Querier // nil: reads are applied as commands
 	ch   Channel
 	self Member
-	inst uint64 // this instance's ballot tag
 	log  *slog.Logger
 	out  *outbox
 
@@ -93,7 +92,7 @@ type waiter struct {
 	err       error
 	delivered bool                // ordered while the replica was not ready: look the result up later
 	query     []byte              // reads
-	notify    func([]byte, error) // ProposeAsync's callback
+	notify    func([]byte, error) // ProposeAsync's and ReadAsync's callback
 }
 
 // New returns a replica of sm that talks through ch. It starts nothing: call Run.
@@ -108,7 +107,7 @@ func New(cfg Config, sm StateMachine, ch Channel) (*Replica, error) {
 		cfg.Instance = rand.Uint64()
 	}
 	r := &Replica{
-		cfg: cfg, sm: sm, ch: ch, self: ch.Self(), inst: cfg.Instance,
+		cfg: cfg, sm: sm, ch: ch, self: ch.Self(),
 		done:  make(chan struct{}),
 		cmds:  make(map[cmdKey][]*waiter),
 		reads: make(map[uint64]*waiter),

@@ -53,7 +53,7 @@ func (r *Replica) maybePrepare(force bool) {
 			return
 		}
 	}
-	b := ballot{K: r.seenK() + 1, Inst: r.inst}
+	b := ballot{K: r.seenK() + 1, Inst: r.cfg.Instance}
 	r.prepared = prepared{ok: true, viewSeq: r.viewSeq, ballot: b}
 	r.out.send(encode(kindPrepare, &prepareMsg{Members: packAll(r.view), Ballot: b}))
 }

@@ -698,6 +698,18 @@ type ClusterResult struct {
 // Failed reports whether the run violated anything.
 func (r ClusterResult) Failed() bool { return r.Err != nil || len(r.Violations) > 0 }
 
+// writeViolations appends the first ten of vs to a report, one a line, and how many more
+// there are (what names them).
+func writeViolations[V fmt.Stringer](b *strings.Builder, what string, vs []V) {
+	for i, v := range vs {
+		if i == 10 {
+			fmt.Fprintf(b, "\n... %d more %s", len(vs)-10, what)
+			return
+		}
+		fmt.Fprintf(b, "\n%v", v)
+	}
+}
+
 // Report describes a failed run: the error, the violations and the last timeline lines.
 func (r ClusterResult) Report(tail int) string {
 	var b strings.Builder
@@ -705,13 +717,7 @@ func (r ClusterResult) Report(tail int) string {
 	if r.Err != nil {
 		fmt.Fprintf(&b, "\n%v", r.Err)
 	}
-	for i, v := range r.Violations {
-		if i == 10 {
-			fmt.Fprintf(&b, "\n... %d more violations", len(r.Violations)-10)
-			break
-		}
-		fmt.Fprintf(&b, "\n%v", v)
-	}
+	writeViolations(&b, "violations", r.Violations)
 	tl := r.Timeline
 	if len(tl) > tail {
 		tl = tl[len(tl)-tail:]

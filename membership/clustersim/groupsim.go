@@ -339,7 +339,7 @@ func (gs *groupSim) workload(c *Cluster, n *cnode) {
 	n.nextSend = c.now + c.interval()
 	if gs.rsm != nil && gs.rng.IntN(3) == 0 {
 		if gs.rng.IntN(4) == 0 {
-			gs.read(c, n, gn)
+			gs.read(n, gn)
 		} else {
 			gs.propose(c, n, gn)
 		}
@@ -457,13 +457,7 @@ func (r GroupResult) Failed() bool { return r.ClusterResult.Failed() || len(r.Gr
 func (r GroupResult) Report(tail int) string {
 	var b strings.Builder
 	b.WriteString(r.ClusterResult.Report(tail))
-	for i, v := range r.GroupViolations {
-		if i == 10 {
-			fmt.Fprintf(&b, "\n... %d more group violations", len(r.GroupViolations)-10)
-			break
-		}
-		fmt.Fprintf(&b, "\n%v", v)
-	}
+	writeViolations(&b, "group violations", r.GroupViolations)
 	return b.String()
 }
 

@@ -211,46 +211,59 @@ func (gs *groupSim) stepReplica(c *Cluster, n *cnode, gn *gnode, ev groups.Event
 	}
 }
 
-// propose asks the processor's replica to append a new operation, as a client of it
-// would, unless it has rsmMaxInFlight waiting; a replica that cannot serve refuses at
-// once.
-func (gs *groupSim) propose(c *Cluster, n *cnode, gn *gnode) {
+// ask sends one request to the processor's replica, as a client of it would, unless it
+// has rsmMaxInFlight waiting; a replica that cannot serve refuses at once (counted as
+// Refused). send makes the request with the callback it is given; settle records the
+// answer. It reports whether the request went out.
+func (gs *groupSim) ask(gn *gnode, send func(done func([]byte, error)) error, settle func(res []byte, err error)) bool {
 	sr := gn.replica
 	if sr == nil || sr.inFlight >= rsmMaxInFlight {
-		return
+		return false
 	}
-	gs.rsm.nextOp++
-	op := &ReplicaOp{ID: gs.rsm.nextOp, Node: n.id, Inc: gn.inc.Index, At: c.now, Invoke: gs.nextStep()}
-	err := sr.r.ProposeAsync(binary.BigEndian.AppendUint64(nil, op.ID), func(res []byte, err error) {
+	err := send(func(res []byte, err error) {
 		sr.inFlight--
-		op.Complete, op.Gen = gs.step, gs.rsm.hist.Generation
-		if err != nil {
-			op.Err = err
-			return
-		}
-		if len(res) != 8 {
-			op.Err = fmt.Errorf("result %x is not an index", res)
-			return
-		}
-		op.Index = binary.BigEndian.Uint64(res)
+		settle(res, err)
 	})
 	if err != nil {
 		gs.rsm.hist.Refused++
-		return
+		return false
 	}
 	sr.inFlight++
-	gs.rsm.hist.Ops = append(gs.rsm.hist.Ops, op)
+	return true
+}
+
+// propose asks the processor's replica to append a new operation.
+func (gs *groupSim) propose(c *Cluster, n *cnode, gn *gnode) {
+	var op *ReplicaOp
+	send := func(done func([]byte, error)) error {
+		gs.rsm.nextOp++
+		op = &ReplicaOp{ID: gs.rsm.nextOp, Node: n.id, Inc: gn.inc.Index, At: c.now, Invoke: gs.nextStep()}
+		return gn.replica.r.ProposeAsync(binary.BigEndian.AppendUint64(nil, op.ID), done)
+	}
+	settle := func(res []byte, err error) {
+		op.Complete, op.Gen = gs.step, gs.rsm.hist.Generation
+		switch {
+		case err != nil:
+			op.Err = err
+		case len(res) != 8:
+			op.Err = fmt.Errorf("result %x is not an index", res)
+		default:
+			op.Index = binary.BigEndian.Uint64(res)
+		}
+	}
+	if gs.ask(gn, send, settle) {
+		gs.rsm.hist.Ops = append(gs.rsm.hist.Ops, op)
+	}
 }
 
 // read asks the processor's replica how long the log is, linearizably.
-func (gs *groupSim) read(c *Cluster, n *cnode, gn *gnode) {
-	sr := gn.replica
-	if sr == nil || sr.inFlight >= rsmMaxInFlight {
-		return
+func (gs *groupSim) read(n *cnode, gn *gnode) {
+	var rd *ReplicaRead
+	send := func(done func([]byte, error)) error {
+		rd = &ReplicaRead{Node: n.id, Invoke: gs.nextStep()}
+		return gn.replica.r.ReadAsync(nil, done)
 	}
-	rd := &ReplicaRead{Node: n.id, Invoke: gs.nextStep()}
-	err := sr.r.ReadAsync(nil, func(res []byte, err error) {
-		sr.inFlight--
+	settle := func(res []byte, err error) {
 		rd.Complete, rd.Gen = gs.step, gs.rsm.hist.Generation
 		switch {
 		case err != nil:
@@ -260,13 +273,10 @@ func (gs *groupSim) read(c *Cluster, n *cnode, gn *gnode) {
 		default:
 			rd.Len = binary.BigEndian.Uint64(res)
 		}
-	})
-	if err != nil {
-		gs.rsm.hist.Refused++
-		return
 	}
-	sr.inFlight++
-	gs.rsm.hist.Reads = append(gs.rsm.hist.Reads, rd)
+	if gs.ask(gn, send, settle) {
+		gs.rsm.hist.Reads = append(gs.rsm.hist.Reads, rd)
+	}
 }
 
 // rsmSim is the replicas' part of a group simulation.
@@ -495,13 +505,7 @@ func (r ReplicaResult) Failed() bool { return r.GroupResult.Failed() || len(r.Re
 func (r ReplicaResult) Report(tail int) string {
 	var b strings.Builder
 	b.WriteString(r.GroupResult.Report(tail))
-	for i, v := range r.ReplicaViolations {
-		if i == 10 {
-			fmt.Fprintf(&b, "\n... %d more replica violations", len(r.ReplicaViolations)-10)
-			break
-		}
-		fmt.Fprintf(&b, "\n%v", v)
-	}
+	writeViolations(&b, "replica violations", r.ReplicaViolations)
 	return b.String()
 }
 
